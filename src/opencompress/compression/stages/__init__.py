@@ -1,0 +1,1 @@
+"""One module per compression stage; each exposes a class implementing ``Stage``."""

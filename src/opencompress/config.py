@@ -1,0 +1,116 @@
+"""Settings from environment variables and an optional TOML file.
+
+Precedence: environment variable > TOML file > default. The TOML file is named by
+``OPENCOMPRESS_CONFIG`` (default ``./opencompress.toml`` when it exists) and uses the field names
+below as keys (``port = 8080``). Every field has a default and a one-line doc; the README's
+configuration table is generated from :data:`Settings` by ``opencompress config-table`` and a test
+keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "OPENCOMPRESS_"
+
+
+def _doc(text: str, default: Any) -> Any:
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str = _doc(
+        "SQLAlchemy-style URL: `sqlite:///relative.db`, `sqlite:////abs/path.db` or `postgresql://…`",
+        "sqlite:///opencompress.db",
+    )
+    host: str = _doc("Interface `serve` binds to", "127.0.0.1")
+    port: int = _doc("Port `serve` listens on", 8080)
+    upstream_base_url: str = _doc(
+        "OpenAI-compatible upstream base URL (e.g. `https://api.openai.com/v1`); empty = built-in simulator",
+        "",
+    )
+    upstream_api_key: str = _doc("Bearer key sent to the upstream (router mode); never logged", "")
+    upstream_timeout_s: float = _doc("Seconds to wait for the upstream's first byte / between chunks", 300.0)
+    upstream_connect_timeout_s: float = _doc("Seconds to open a connection to the upstream", 10.0)
+    dev_mode: bool = _doc(
+        "On first start with an empty database, create a demo account with $5.00 and print its key", True
+    )
+    default_rpm: int = _doc("Requests per minute allowed per key unless the key says otherwise", 60)
+    default_concurrency: int = _doc("Concurrent in-flight requests per key unless the key says otherwise", 10)
+    compression_level: str = _doc("Default level: `off`, `lossless`, `balanced` or `aggressive`", "balanced")
+    prices_file: str = _doc("TOML/JSON file overriding the shipped model price table", "")
+    default_input_price: int = _doc("Micro-dollars per 1M input tokens for models not in the table", 2_500_000)
+    default_output_price: int = _doc("Micro-dollars per 1M output tokens for models not in the table", 10_000_000)
+    reject_unknown_models: bool = _doc("Answer 400 for models not in the price table instead of the default price", False)
+    fee_percent: int = _doc("Share of the money compression saved that is charged as the fee", 20)
+    max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
+    redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
+    admin_token: str = _doc("Bearer token for `/admin/*` operator endpoints; empty disables them", "")
+    secret_key_file: str = _doc(
+        "File holding the AES-GCM key that encrypts BYOK upstream keys (created 0600 on first run)",
+        ".opencompress.key",
+    )
+    allow_private_upstreams: bool = _doc("Let BYOK base URLs point at loopback/private addresses (SSRF guard off)", False)
+    log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
+    log_content: bool = _doc("Log prompt text (debug only; off by default, secrets are never logged)", False)
+    shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)
+
+    @property
+    def uses_simulator(self) -> bool:
+        return not self.upstream_base_url
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``) and the TOML file it names."""
+        env = os.environ if env is None else env
+        path = config_file or env.get(f"{ENV_PREFIX}CONFIG") or "opencompress.toml"
+        file_values: dict[str, Any] = {}
+        if Path(path).is_file():
+            with open(path, "rb") as handle:
+                file_values = tomllib.load(handle)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw: Any = env.get(ENV_PREFIX + f.name.upper(), file_values.get(f.name))
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, f.default)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a boolean, got {raw!r}")
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from exc
+    return str(raw)
+
+
+def config_table() -> str:
+    """The README configuration table, generated from :class:`Settings`."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        rows.append(f"| `{ENV_PREFIX}{f.name.upper()}` | {shown} | {f.metadata['doc']} |")
+    return "\n".join(rows)

@@ -1,0 +1,184 @@
+"""The storage interface: records and the repository protocol every backend implements.
+
+Money is integer micro-dollars. The charging protocol has two steps, both single transactions:
+
+1. ``reserve(account_id, request_id, estimate)`` before forwarding: admits the request only while
+   the account's *available* balance (balance minus unexpired holds of in-flight requests) is
+   positive, and holds ``min(estimate, available)``. Concurrent requests therefore cannot all
+   pass a stale "balance > 0" check. Holds expire (``hold_ttl_s``) so a crashed process cannot
+   lock funds forever.
+2. ``settle(usage)`` after the request ends: deletes the hold, inserts the usage row keyed by the
+   unique ``request_id``, moves the balance by ``min(charge, balance)`` (never below zero) and
+   writes the ledger entry — all or nothing. Settling the same ``request_id`` twice is a no-op
+   that returns the first outcome, so retries cannot double-charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+KeyMode = Literal["router", "byok"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account:
+    id: str
+    name: str
+    balance_micros: int
+    created_at: float
+    email: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKey:
+    id: str
+    account_id: str
+    name: str
+    prefix: str
+    """Display prefix such as ``sk-occ-dUioZ7ag``; the key itself is stored only as a SHA-256 hash."""
+    mode: KeyMode
+    is_active: bool
+    created_at: float
+    last_used_at: float | None = None
+    rpm_limit: int | None = None
+    concurrency_limit: int | None = None
+    compression_level: str | None = None
+    upstream_base_url: str | None = None
+    upstream_key_encrypted: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageRecord:
+    request_id: str
+    account_id: str
+    key_id: str
+    model: str
+    mode: KeyMode
+    original_input_tokens: int
+    compressed_input_tokens: int
+    output_tokens: int
+    original_cost_micros: int
+    actual_cost_micros: int
+    savings_micros: int
+    fee_micros: int
+    charge_micros: int
+    """What the formula asks for; ``charged_micros`` on the stored row is this capped at the balance."""
+    compression_ms: float
+    ttfb_ms: float | None
+    total_ms: float
+    status: str
+    """``ok``, ``client_disconnected``, ``upstream_error``, ``error``…"""
+    created_at: float
+    charged_micros: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleResult:
+    charged_micros: int
+    balance_after_micros: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerEntry:
+    id: int
+    account_id: str
+    amount_micros: int
+    """Positive for credits, negative for charges."""
+    kind: Literal["credit", "charge"]
+    reason: str
+    request_id: str | None
+    created_at: float
+
+
+class Storage(Protocol):
+    """Async repository over accounts, keys, holds, usage and the ledger."""
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the names applied (empty when up to date)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise :class:`opencompress.errors.StorageError` when the database is unreachable."""
+        ...
+
+    # accounts
+    async def create_account(self, name: str, *, email: str | None = None, password_hash: str | None = None) -> Account: ...
+    async def get_account(self, account_id: str) -> Account | None: ...
+    async def list_accounts(self) -> list[Account]: ...
+    async def count_accounts(self) -> int: ...
+    async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:
+        """Add credit (ledger entry + balance, one transaction); returns the new balance."""
+        ...
+
+    # keys
+    async def create_key(
+        self,
+        *,
+        account_id: str,
+        name: str,
+        mode: KeyMode,
+        key_hash: str,
+        prefix: str,
+        rpm_limit: int | None = None,
+        concurrency_limit: int | None = None,
+        compression_level: str | None = None,
+        upstream_base_url: str | None = None,
+        upstream_key_encrypted: bytes | None = None,
+        max_active: int | None = None,
+    ) -> ApiKey:
+        """Insert a key; with ``max_active`` raise ConflictError-free ``InvalidRequestError`` when the
+        account already has that many active keys (checked in the same transaction)."""
+        ...
+
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
+    async def get_key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    async def list_keys(self, account_id: str) -> list[ApiKey]: ...
+    async def revoke_key(self, key_id: str) -> bool: ...
+    async def touch_keys(self, last_used: Mapping[str, float]) -> None:
+        """Batch-update ``last_used_at`` (called by a coalescing background task, not per request)."""
+        ...
+
+    # charging
+    async def reserve(self, account_id: str, request_id: str, estimate_micros: int, *, ttl_s: float) -> int:
+        """Hold up to ``estimate_micros`` of available balance; 0 means nothing available (→ 402)."""
+        ...
+
+    async def release(self, request_id: str) -> None:
+        """Drop a hold without charging (request never reached the upstream)."""
+        ...
+
+    async def settle(self, usage: UsageRecord) -> SettleResult: ...
+
+    # usage and ledger
+    async def get_usage(self, request_id: str) -> UsageRecord | None: ...
+    async def list_usage(
+        self,
+        account_id: str,
+        *,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+    ) -> list[UsageRecord]:
+        """Newest first; ``before`` is the (created_at, request_id) cursor of the last row seen."""
+        ...
+
+    async def list_ledger(self, account_id: str, *, limit: int = 100) -> list[LedgerEntry]: ...
+
+
+__all__: Sequence[str] = (
+    "Account",
+    "ApiKey",
+    "KeyMode",
+    "LedgerEntry",
+    "SettleResult",
+    "Storage",
+    "UsageRecord",
+)
