@@ -24,6 +24,7 @@ comes out as a 500 without a traceback in the body.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -32,18 +33,27 @@ class OpenCompressError(Exception):
     type: ClassVar[str] = "internal_error"
     default_code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.param = param
+        self.extra_headers: dict[str, str] = dict(headers or {})
 
     def to_body(self) -> dict[str, Any]:
         """The OpenAI-style error body: ``{"error": {"message", "type", "code", "param"}}``."""
         return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
 
     def headers(self) -> dict[str, str]:
-        return {}
+        """Headers the HTTP mapping adds to the error response (e.g. rate-limit headers)."""
+        return dict(self.extra_headers)
 
 
 class InvalidRequestError(OpenCompressError):
@@ -92,12 +102,14 @@ class RateLimitError(OpenCompressError):
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self, message: str, *, retry_after: float, code: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message, code=code, headers=headers)
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
+        return {**self.extra_headers, "Retry-After": str(max(1, int(self.retry_after + 0.999)))}
 
 
 class UpstreamError(OpenCompressError):

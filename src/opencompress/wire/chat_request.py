@@ -1,0 +1,126 @@
+"""Validation of ``/v1/chat/completions`` bodies: enough for OpenAI-style 400s, nothing more.
+
+The body is otherwise passed through untouched — unknown fields, ``tools``, ``tool_choice``,
+``response_format``, ``n``, ``logprobs``, multi-part content — because the upstream, not the
+gateway, owns the model's API surface. Only the gateway's own field ``compression`` is removed
+before forwarding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opencompress.compression import LEVELS, Level
+from opencompress.errors import InvalidRequestError
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_INT_FIELDS = ("n", "max_tokens", "max_completion_tokens")
+LEVEL_HEADER = "x-opencompress-level"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatRequest:
+    body: dict[str, Any]
+    """The client's body without the ``compression`` field."""
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool
+    include_usage: bool
+    """The client asked for ``stream_options.include_usage``."""
+    level: Level | None
+    rate: float | None
+    max_output_tokens: int | None
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request. Send valid JSON.", code="invalid_json"
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_body")
+    return body
+
+
+def _fail(message: str, param: str, code: str = "invalid_type") -> InvalidRequestError:
+    return InvalidRequestError(message, code=code, param=param)
+
+
+def _check_messages(messages: Any) -> list[dict[str, Any]]:
+    if messages is None:
+        raise _fail("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
+    if not isinstance(messages, list):
+        raise _fail("'messages' must be an array of message objects.", "messages")
+    if not messages:
+        raise _fail("'messages' must contain at least one message.", "messages", "empty_array")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _fail(f"'messages[{i}]' must be an object.", f"messages[{i}]")
+        role = message.get("role")
+        if not isinstance(role, str) or role not in _ROLES:
+            raise _fail(
+                f"'messages[{i}].role' must be one of {sorted(_ROLES)}.", f"messages[{i}].role", "invalid_value"
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise _fail(f"'messages[{i}].content' must be a string or an array of parts.", f"messages[{i}].content")
+        if isinstance(content, list) and not all(isinstance(p, dict) for p in content):
+            raise _fail(f"'messages[{i}].content' parts must be objects.", f"messages[{i}].content")
+    return messages
+
+
+def _compression_controls(body: dict[str, Any], header_level: str | None) -> tuple[Level | None, float | None]:
+    level: Any = header_level.strip().lower() if header_level else None
+    rate: Any = None
+    spec = body.pop("compression", None)
+    if spec is not None:
+        if isinstance(spec, str):
+            spec = {"level": spec}
+        if not isinstance(spec, dict):
+            raise _fail("'compression' must be an object such as {\"level\": \"balanced\"}.", "compression")
+        level = spec.get("level", level)
+        rate = spec.get("rate")
+    if level is not None and level not in LEVELS:
+        raise _fail(f"Compression level must be one of {list(LEVELS)}.", "compression.level", "invalid_value")
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
+            raise _fail("'compression.rate' must be a number in (0, 1].", "compression.rate", "invalid_value")
+        rate = float(rate)
+    return level, rate
+
+
+def parse_chat_request(raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
+    body = parse_json_object(raw)
+    model = body.get("model")
+    if model is None:
+        raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+    if not isinstance(model, str) or not model.strip():
+        raise _fail("'model' must be a non-empty string.", "model")
+    messages = _check_messages(body.get("messages"))
+    stream = body.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise _fail("'stream' must be a boolean.", "stream")
+    for name in _INT_FIELDS:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise _fail(f"'{name}' must be a positive integer.", name)
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _fail("'stream_options' must be an object.", "stream_options")
+    level, rate = _compression_controls(body, headers.get(LEVEL_HEADER))
+    max_out = body.get("max_completion_tokens") or body.get("max_tokens")
+    return ChatRequest(
+        body=body,
+        model=model,
+        messages=messages,
+        stream=bool(stream),
+        include_usage=bool(options and options.get("include_usage")),
+        level=level,
+        rate=rate,
+        max_output_tokens=max_out if isinstance(max_out, int) else None,
+    )
