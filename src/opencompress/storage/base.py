@@ -107,12 +107,18 @@ class Storage(Protocol):
         ...
 
     # accounts
-    async def create_account(self, name: str, *, email: str | None = None, password_hash: str | None = None) -> Account: ...
+    async def create_account(
+        self, name: str, *, email: str | None = None, password_hash: str | None = None
+    ) -> Account: ...
     async def get_account(self, account_id: str) -> Account | None: ...
+    async def get_account_by_email(self, email: str) -> Account | None: ...
     async def list_accounts(self) -> list[Account]: ...
     async def count_accounts(self) -> int: ...
     async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:
-        """Add credit (ledger entry + balance, one transaction); returns the new balance."""
+        """Add credit (ledger entry + balance, one transaction); returns the new balance.
+
+        ``amount_micros`` must be positive (else ``InvalidRequestError``); an unknown account raises
+        ``NotFoundError``."""
         ...
 
     # keys
@@ -131,28 +137,41 @@ class Storage(Protocol):
         upstream_key_encrypted: bytes | None = None,
         max_active: int | None = None,
     ) -> ApiKey:
-        """Insert a key; with ``max_active`` raise ConflictError-free ``InvalidRequestError`` when the
-        account already has that many active keys (checked in the same transaction)."""
+        """Insert a key; with ``max_active`` raise ``InvalidRequestError`` (not a conflict) when the
+        account already has that many active keys (checked in the same transaction). An unknown
+        account raises ``NotFoundError``."""
         ...
 
     async def get_key(self, key_id: str) -> ApiKey | None: ...
     async def get_key_by_hash(self, key_hash: str) -> ApiKey | None: ...
     async def list_keys(self, account_id: str) -> list[ApiKey]: ...
-    async def revoke_key(self, key_id: str) -> bool: ...
+    async def revoke_key(self, key_id: str) -> bool:
+        """Soft delete; True when this call deactivated the key (False: unknown or already revoked)."""
+        ...
+
     async def touch_keys(self, last_used: Mapping[str, float]) -> None:
         """Batch-update ``last_used_at`` (called by a coalescing background task, not per request)."""
         ...
 
     # charging
     async def reserve(self, account_id: str, request_id: str, estimate_micros: int, *, ttl_s: float) -> int:
-        """Hold up to ``estimate_micros`` of available balance; 0 means nothing available (→ 402)."""
+        """Hold up to ``estimate_micros`` of available balance; 0 means nothing available (→ 402).
+
+        Idempotent per ``request_id`` (a second call returns the existing hold). Expired holds of the
+        account are deleted in the same transaction. Unknown account → ``NotFoundError``."""
         ...
 
     async def release(self, request_id: str) -> None:
         """Drop a hold without charging (request never reached the upstream)."""
         ...
 
-    async def settle(self, usage: UsageRecord) -> SettleResult: ...
+    async def settle(self, usage: UsageRecord) -> SettleResult:
+        """Charge ``min(usage.charge_micros, balance)`` once per ``request_id`` (see module doc).
+
+        A duplicate returns the first ``charged_micros`` with ``duplicate=True`` and the account's
+        *current* balance. ``usage.charged_micros`` is ignored on input; the stored row has the real
+        value. A ledger ``charge`` row (amount ``-charged``) is written only when ``charged > 0``."""
+        ...
 
     # usage and ledger
     async def get_usage(self, request_id: str) -> UsageRecord | None: ...
