@@ -27,14 +27,14 @@ def sqlite_path(url: str) -> str:
     ``/abs/x.db``, and ``sqlite://`` or ``sqlite:///:memory:`` → ``:memory:`` (tests only: the
     database lives as long as the storage object).
     """
-    if not url.startswith("sqlite://"):
+    if not url.lower().startswith("sqlite:"):
         raise UnsupportedDatabaseURL(f"not a sqlite URL: {url!r}")
-    rest = url[len("sqlite://") :]
-    if "?" in rest:
+    rest = url[len("sqlite://") :] if url[len("sqlite:") :].startswith("//") else None
+    if rest is not None and "?" in rest:
         raise UnsupportedDatabaseURL(f"query parameters are not supported in sqlite URLs: {url!r}")
     if rest in ("", "/", "/:memory:"):
         return MEMORY
-    if not rest.startswith("/"):
+    if rest is None or not rest.startswith("/"):
         raise UnsupportedDatabaseURL(
             f"sqlite URLs have three slashes before a relative path and four before an absolute one: {url!r}"
         )
