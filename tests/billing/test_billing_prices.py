@@ -32,7 +32,7 @@ def price(inp: int, out: int) -> ModelPrice:
     ],
 )
 def test_shipped_prices(model: str, expected: ModelPrice) -> None:
-    assert load_price_table().lookup(model) == expected
+    assert load_price_table().get(model) == expected
 
 
 @pytest.mark.parametrize(
@@ -59,15 +59,15 @@ def test_lookup_tolerates_prefixes_suffixes_and_aliases(spelling: str, canonical
 
 @pytest.mark.parametrize("model", ["gpt-4o-audio-preview", "my-finetune", "", "gpt-4o-mini-2"])
 def test_no_guessing_by_prefix(model: str) -> None:
-    assert load_price_table().lookup(model) is None
+    assert load_price_table().get(model) is None
 
 
 def test_unknown_model_gets_default_or_400() -> None:
     fallback = price(1, 2)
-    assert load_price_table(default=fallback).price_for("my-finetune") == fallback
-    assert load_price_table(default=fallback).price_for("gpt-4o") == price(2_500_000, 10_000_000)
+    assert load_price_table(default=fallback).lookup("my-finetune") == fallback
+    assert load_price_table(default=fallback).lookup("gpt-4o") == price(2_500_000, 10_000_000)
     with pytest.raises(InvalidRequestError) as caught:
-        load_price_table(default=None).price_for("my-finetune")
+        load_price_table(default=None).lookup("my-finetune")
     assert caught.value.param == "model" and caught.value.status == 400
 
 
@@ -78,17 +78,17 @@ def test_toml_override_merges_field_by_field(tmp_path: Path) -> None:
         '[models."my-finetune"]\ninput = 7\noutput = 8\naliases = ["ft"]\n'
     )
     table = load_price_table(override)
-    assert table.lookup("gpt-4o") == price(2_500_000, 9_000_000)
-    assert table.lookup("openai/my-finetune") == price(7, 8)
-    assert table.lookup("ft") == price(7, 8)
-    assert table.lookup("gpt-4o-mini") == price(150_000, 600_000)  # untouched
+    assert table.get("gpt-4o") == price(2_500_000, 9_000_000)
+    assert table.get("openai/my-finetune") == price(7, 8)
+    assert table.get("ft") == price(7, 8)
+    assert table.get("gpt-4o-mini") == price(150_000, 600_000)  # untouched
     assert "my-finetune" in table.models()
 
 
 def test_json_override(tmp_path: Path) -> None:
     override = tmp_path / "prices.json"
     override.write_text(json.dumps({"models": {"GPT-4.1": {"input": 1, "output": 2}}}))
-    assert load_price_table(override).lookup("gpt-4.1-2025-04-14") == price(1, 2)
+    assert load_price_table(override).get("gpt-4.1-2025-04-14") == price(1, 2)
 
 
 @pytest.mark.parametrize(
@@ -114,23 +114,23 @@ def test_missing_override_file_is_an_error(tmp_path: Path) -> None:
         load_price_table(tmp_path / "absent.toml")
 
 
-def test_from_settings(tmp_path: Path) -> None:
+def test_load_from_settings(tmp_path: Path) -> None:
     override = tmp_path / "p.toml"
     override.write_text('[models."house"]\ninput = 3\noutput = 4\n')
     settings = Settings.load(env={}, config_file=str(tmp_path / "none.toml")).replace(
         prices_file=str(override), default_input_price=11, default_output_price=22
     )
-    table = PriceTable.from_settings(settings)
-    assert table.price_for("house") == price(3, 4)
-    assert table.price_for("unknown") == price(11, 22)
-    strict = PriceTable.from_settings(settings.replace(reject_unknown_models=True))
+    table = PriceTable.load(settings)
+    assert table.lookup("house") == price(3, 4)
+    assert table.lookup("unknown") == price(11, 22)
+    strict = PriceTable.load(settings.replace(reject_unknown_models=True))
     with pytest.raises(InvalidRequestError):
-        strict.price_for("unknown")
+        strict.lookup("unknown")
 
 
 def test_lookup_cache_stays_bounded() -> None:
     table = load_price_table()
     for i in range(10_000):
-        assert table.lookup(f"random-model-{i}") is None
+        assert table.get(f"random-model-{i}") is None
     assert len(table._cache) <= 4096
-    assert table.lookup("openai/gpt-4o") == price(2_500_000, 10_000_000)
+    assert table.get("openai/gpt-4o") == price(2_500_000, 10_000_000)

@@ -2,10 +2,10 @@
 
 The hold is what the formula would charge if the answer used its whole output budget: the
 compressed prompt's input cost, the output cost of ``max_tokens`` (or ``max_completion_tokens``)
-per choice, and the fee. Without a client limit we assume :data:`DEFAULT_OUTPUT_TOKENS` per
-choice; the hold only orders concurrent requests fairly (the real charge comes from usage and is
-capped at the balance, so a long answer is never cut off), so a modest default keeps small
-balances usable.
+per choice, and (when the original prompt size is passed) the fee. Without a client limit we
+assume :data:`DEFAULT_OUTPUT_TOKENS` per choice. The hold only makes concurrent requests share
+the balance fairly; the real charge comes from usage and is capped at the balance, so a long
+answer is never cut off, and a modest default keeps small balances usable.
 """
 
 from __future__ import annotations
@@ -37,19 +37,32 @@ def output_budget(body: Mapping[str, Any], *, default: int = DEFAULT_OUTPUT_TOKE
 
 def estimate_hold_micros(
     *,
-    original_input_tokens: int,
-    compressed_input_tokens: int,
-    output_tokens: int,
+    input_tokens: int,
+    max_output_tokens: int | None,
     price: ModelPrice,
     mode: KeyMode,
+    original_input_tokens: int | None = None,
     fee_percent: int = DEFAULT_FEE_PERCENT,
+    default_output_tokens: int = DEFAULT_OUTPUT_TOKENS,
 ) -> int:
-    """The charge for ``output_tokens`` of output (use :func:`output_budget`), at least 1 micro so
-    every admitted request holds something."""
+    """What the formula would charge if the answer used its whole output budget; at least 1.
+
+    ``input_tokens`` is the compressed prompt; ``max_output_tokens`` the client's limit (already
+    multiplied by ``n`` if the caller wants that; :func:`output_budget` does both), or ``None``
+    for :data:`DEFAULT_OUTPUT_TOKENS`. Router: input + output cost, plus the fee when
+    ``original_input_tokens`` is given. BYOK: the fee on the input savings when
+    ``original_input_tokens`` is given, else 1 micro (the user pays the provider directly, so
+    holding the provider's price would lock far more than we will ever charge).
+    """
+    output = (
+        max_output_tokens
+        if max_output_tokens is not None and max_output_tokens > 0
+        else default_output_tokens
+    )
     charge = compute_charge(
-        original_input_tokens=original_input_tokens,
-        compressed_input_tokens=compressed_input_tokens,
-        output_tokens=output_tokens,
+        original_input_tokens=input_tokens if original_input_tokens is None else original_input_tokens,
+        compressed_input_tokens=input_tokens,
+        output_tokens=output,
         price=price,
         mode=mode,
         fee_percent=fee_percent,

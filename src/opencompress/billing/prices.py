@@ -67,13 +67,14 @@ class PriceTable:
         self._cache[model] = found
         return found
 
-    def lookup(self, model: str) -> ModelPrice | None:
+    def get(self, model: str) -> ModelPrice | None:
+        """The table's price for ``model``, or ``None`` when it is not in the table."""
         name = self.canonical(model)
         return None if name is None else self._prices[name]
 
-    def price_for(self, model: str) -> ModelPrice:
+    def lookup(self, model: str) -> ModelPrice:
         """The price to bill ``model`` at: its table entry, else the default, else a 400."""
-        price = self.lookup(model)
+        price = self.get(model)
         if price is not None:
             return price
         if self.default is None:
@@ -89,7 +90,7 @@ class PriceTable:
         return dict(sorted(self._prices.items()))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PriceTable:
+    def load(cls, settings: Settings) -> PriceTable:
         """Shipped table + ``settings.prices_file``, default price unless ``reject_unknown_models``."""
         default = (
             None
