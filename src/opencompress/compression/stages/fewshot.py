@@ -1,17 +1,83 @@
-"""Few-shot demonstration budget (stub: pass-through for now)."""
+"""Few-shot demonstration budget: keep the demonstrations most relevant to the question, whole.
+
+LLMLingua's budget controller gets most of its few-shot savings by dropping whole demonstrations;
+cutting *inside* a chain-of-thought demonstration is where quality is lost (numbers, number
+words). So this stage only ever keeps or drops complete demonstrations (see
+:mod:`opencompress.compression.text.demos`), ranks them by BM25 against the question, keeps them
+greedily within ``keep_ratio`` of the demonstration characters (at least ``min_keep``), and writes
+the kept ones in their original order with the instruction and the real question untouched.
+``Policy.rate``, when set, overrides ``keep_ratio``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from opencompress.compression.base import Message, StageContext
+from opencompress.compression.stages._current import edit_current
+from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
+from opencompress.compression.text.demos import Demo, find_demonstrations
+
+CHARS_PER_TOKEN = 4
+
+
+def select_demonstrations(
+    text: str, demos: Sequence[Demo], query: list[str], keep_ratio: float, min_keep: int
+) -> list[Demo]:
+    """The demonstrations to keep, in original order."""
+    scores = BM25([index_terms(text[d.start : d.end]) for d in demos]).scores(query)
+    budget = keep_ratio * sum(d.end - d.start for d in demos)
+    kept: list[int] = []
+    used = 0
+    for i in rank(scores):
+        cost = demos[i].end - demos[i].start
+        if used + cost <= budget or len(kept) < min_keep:
+            kept.append(i)
+            used += cost
+    return [demos[i] for i in sorted(kept)]
+
+
+def drop_demonstrations(text: str, demos: Sequence[Demo], kept: Sequence[Demo]) -> str:
+    keep = set(kept)
+    out: list[str] = []
+    cursor = 0
+    for d in demos:
+        out.append(text[cursor : d.start])
+        if d in keep:
+            out.append(text[d.start : d.end])
+        cursor = d.end
+    out.append(text[cursor:])
+    return "".join(out)
 
 
 class FewShotBudget:
     name = "fewshot"
 
-    def __init__(self, *, keep_ratio: float = 0.45, min_keep: int = 1, min_tokens: int = 400) -> None:
+    def __init__(
+        self,
+        *,
+        keep_ratio: float = 0.45,
+        min_keep: int = 1,
+        min_tokens: int = 400,
+        roles: Sequence[str] = ("system", "user", "developer"),
+    ) -> None:
         self.keep_ratio = keep_ratio
-        self.min_keep = min_keep
+        self.min_keep = max(1, min_keep)
         self.min_tokens = min_tokens
+        self.roles = tuple(roles)
 
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
-        return messages
+        ratio = ctx.policy.rate if ctx.policy.rate is not None else self.keep_ratio
+        if ratio >= 1.0:
+            return messages
+        terms = query_terms(ctx.query)
+
+        def edit(text: str) -> str | None:
+            demos = find_demonstrations(text)
+            if not demos:
+                return None
+            kept = select_demonstrations(text, demos, terms, ratio, self.min_keep)
+            if len(kept) == len(demos):
+                return None
+            return drop_demonstrations(text, demos, kept)
+
+        return edit_current(messages, ctx, self.roles, self.min_tokens * CHARS_PER_TOKEN, edit)

@@ -1,0 +1,66 @@
+"""Shared rules for the query-aware stages: which messages they may touch.
+
+Prefix stability: only messages after ``ctx.frozen_until`` (the last assistant message) belong to
+the current turn; everything before is shared with earlier turns and must compress to the same
+bytes whatever the new question is. The last user message is the question itself and is never
+altered. Only string content and ``text`` parts are edited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from opencompress.compression.base import Message, StageContext
+
+TextEdit = Callable[[str], str | None]
+
+
+def last_user_index(messages: Sequence[Message]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return i
+    return -1
+
+
+def edit_current(
+    messages: list[Message],
+    ctx: StageContext,
+    roles: Sequence[str],
+    min_chars: int,
+    edit: TextEdit,
+) -> list[Message]:
+    """Apply ``edit`` to each eligible text of the current turn; ``None`` from it means unchanged.
+    Returns the input list itself when nothing changed (cheap identity for the pipeline)."""
+    skip = last_user_index(messages)
+    out: list[Message] | None = None
+    for i in range(max(ctx.frozen_until + 1, 0), len(messages)):
+        m = messages[i]
+        if i == skip or m.get("role") not in roles:
+            continue
+        new_content = _edit_content(m.get("content"), min_chars, edit)
+        if new_content is None:
+            continue
+        if out is None:
+            out = list(messages)
+        out[i] = {**m, "content": new_content}
+    return messages if out is None else out
+
+
+def _edit_content(content: object, min_chars: int, edit: TextEdit) -> object | None:
+    if isinstance(content, str):
+        if len(content) < min_chars:
+            return None
+        new = edit(content)
+        return new if new is not None and len(new) < len(content) else None
+    if isinstance(content, list):
+        parts: list[object] = []
+        changed = False
+        for part in content:
+            text = part.get("text") if isinstance(part, dict) and part.get("type") == "text" else None
+            if isinstance(text, str) and len(text) >= min_chars:
+                new = edit(text)
+                if new is not None and len(new) < len(text):
+                    part = {**part, "text": new}
+                    changed = True
+            parts.append(part)
+        return parts if changed else None
+    return None

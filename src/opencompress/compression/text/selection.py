@@ -1,0 +1,119 @@
+"""Coarse-to-fine, question-aware selection of sentences inside a document collection.
+
+Each sentence is scored by BM25 against the question twice over: as a sentence among all sentences
+(fine) and through its document's BM25 among the documents (coarse). The sum of both, each
+normalised by its maximum, ranks the sentences; sentences are then taken greedily until the
+character budget is spent. A document keeps its header (``Document [3](Title: …)``) when any of its
+sentences survives and disappears entirely otherwise. Kept text is copied verbatim (original
+whitespace between adjacent kept sentences), documents stay in their original order.
+
+Why sentences and not whole documents: on the NQ-20 dev split at a 45% budget, whole documents
+keep the answer in 96.8% of requests and the sentence hybrid in 98.3%; at a 20% budget 92.3% vs
+93.7%. The answer sentence usually shares words with the question even when its document ranks low.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opencompress.compression.text.bm25 import BM25, index_terms, rank
+from opencompress.compression.text.segments import Segment
+from opencompress.compression.text.sentences import sentence_spans
+
+
+@dataclass(frozen=True)
+class _Unit:
+    doc: int
+    start: int
+    end: int
+    sep_start: int  # where the whitespace before this sentence begins (== start for the first)
+
+
+def _units(text: str, segs: list[Segment]) -> list[_Unit]:
+    units: list[_Unit] = []
+    for d, seg in enumerate(segs):
+        prev_end = seg.body_start
+        for s, e in sentence_spans(text, seg.body_start, seg.body_end):
+            units.append(_Unit(d, s, e, prev_end))
+            prev_end = e
+    return units
+
+
+def select_sentences(
+    text: str,
+    segs: list[Segment],
+    query: list[str],
+    keep_ratio: float,
+    *,
+    doc_weight: float = 1.0,
+) -> str | None:
+    """``text`` with the documents in ``segs`` cut to the best sentences within ``keep_ratio`` of
+    their characters, or ``None`` when the question matches nothing (no evidence to select on)."""
+    if not query or not segs:
+        return None
+    units = _units(text, segs)
+    if not units:
+        return None
+    header_terms = [index_terms(text[s.start : s.body_start]) for s in segs]
+    unit_terms = [header_terms[u.doc] + index_terms(text[u.start : u.end]) for u in units]
+    doc_terms: list[list[str]] = [list(h) for h in header_terms]
+    for u, t in zip(units, unit_terms, strict=True):
+        doc_terms[u.doc].extend(t[len(header_terms[u.doc]) :])
+    doc_scores = BM25(doc_terms).scores(query)
+    sent_scores = BM25(unit_terms).scores(query)
+    d_max = max(doc_scores)
+    s_max = max(sent_scores)
+    if d_max <= 0.0 or s_max <= 0.0:
+        return None
+    combined = [sent_scores[i] / s_max + doc_weight * doc_scores[u.doc] / d_max for i, u in enumerate(units)]
+
+    budget = keep_ratio * sum(s.end - s.start for s in segs)
+    opened = [False] * len(segs)
+    keep = [False] * len(units)
+    used = 0
+    for i in rank(combined):
+        u = units[i]
+        seg = segs[u.doc]
+        cost = u.end - u.start + 1
+        if not opened[u.doc]:
+            cost += (seg.body_start - seg.start) + (seg.end - seg.body_end)
+        if used + cost > budget and used > 0:
+            continue
+        keep[i] = True
+        opened[u.doc] = True
+        used += cost
+    if all(keep):
+        return None
+    return _render(text, segs, units, keep)
+
+
+def _render(text: str, segs: list[Segment], units: list[_Unit], keep: list[bool]) -> str:
+    by_doc: list[list[int]] = [[] for _ in segs]
+    for i, u in enumerate(units):
+        by_doc[u.doc].append(i)
+    out: list[str] = []
+    cursor = 0
+    for d, seg in enumerate(segs):
+        out.append(text[cursor : seg.start])
+        cursor = seg.end
+        kept = [i for i in by_doc[d] if keep[i]]
+        if not kept:
+            continue
+        out.append(text[seg.start : seg.body_start])
+        for n, i in enumerate(kept):
+            u = units[i]
+            if n:
+                prev = units[kept[n - 1]]
+                # Adjacent sentences keep their original separator; a gap becomes one space
+                # (or the original line break when the dropped text ended a line).
+                sep = text[u.sep_start : u.start] if prev.end == u.sep_start else _gap(text, u)
+                out.append(sep)
+            out.append(text[u.start : u.end])
+        out.append(text[seg.body_end : seg.end])
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _gap(text: str, unit: _Unit) -> str:
+    sep = text[unit.sep_start : unit.start]
+    return "\n" if "\n" in sep else " "
