@@ -1,7 +1,7 @@
 """Question-aware selection of documents and sentences in large document-like content (RAG).
 
-Within the current turn (see :mod:`._current`), a message of at least ``min_tokens`` (estimated as
-characters / 4; no tokenizer in the hot path) that holds
+Within the current turn (see :mod:`opencompress.compression.text.turn`), a message of at least
+``min_tokens`` (estimated as characters / 4; no tokenizer in the hot path) that holds
 
 * a large key→value JSON object whose key or value the question names exactly: only the named
   pair(s) are kept, the object is re-serialised as valid JSON with equal values;
@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
-from opencompress.compression.stages._current import edit_current
 from opencompress.compression.text.bm25 import query_terms
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import split_documents
 from opencompress.compression.text.selection import select_sentences
+from opencompress.compression.text.turn import edit_current
 
 CHARS_PER_TOKEN = 4
 

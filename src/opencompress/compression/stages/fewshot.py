@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
-from opencompress.compression.stages._current import edit_current
 from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
 from opencompress.compression.text.demos import Demo, find_demonstrations
+from opencompress.compression.text.turn import edit_current
 
 CHARS_PER_TOKEN = 4
 
