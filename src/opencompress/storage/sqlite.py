@@ -19,57 +19,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opencompress.errors import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    OpenCompressError,
-    StorageError,
-)
+from opencompress.errors import InvalidRequestError, NotFoundError, StorageError
 from opencompress.storage import rows
+from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import Account, ApiKey, KeyMode, LedgerEntry, SettleResult, UsageRecord
 from opencompress.storage.migrate import apply_migrations
 
 T = TypeVar("T")
 
 MEMORY = ":memory:"
-
-_USAGE_PLACEHOLDERS = ", ".join(["?"] * len(rows.USAGE_COLUMNS.split(",")))
-_INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
-
-
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """The one boundary where sqlite3 errors become the project's error tree."""
-    try:
-        yield
-    except OpenCompressError:
-        raise
-    except sqlite3.IntegrityError as exc:
-        if "accounts.email" in str(exc):
-            raise ConflictError("an account with this email already exists", code="email_taken") from exc
-        raise StorageError(f"database constraint failed: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise StorageError(f"database error: {exc}") from exc
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class SqliteStorage:
@@ -100,7 +64,7 @@ class SqliteStorage:
         return self._conn
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with _translate_errors():
+        with tx.translate_errors():
             return fn(self._connect())
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -152,10 +116,10 @@ class SqliteStorage:
         return await self._run(run)
 
     async def get_account(self, account_id: str) -> Account | None:
-        return await self._run(partial(_one_account, "id", account_id))
+        return await self._run(partial(tx.one_account, "id", account_id))
 
     async def get_account_by_email(self, email: str) -> Account | None:
-        return await self._run(partial(_one_account, "email", email))
+        return await self._run(partial(tx.one_account, "email", email))
 
     async def list_accounts(self) -> list[Account]:
         def run(conn: sqlite3.Connection) -> list[Account]:
@@ -173,7 +137,7 @@ class SqliteStorage:
         now = self._clock()
 
         def run(conn: sqlite3.Connection) -> int:
-            with _write(conn):
+            with tx.write(conn):
                 row = conn.execute(
                     "UPDATE accounts SET balance_micros = balance_micros + ? WHERE id = ? "
                     "RETURNING balance_micros",
@@ -223,7 +187,7 @@ class SqliteStorage:
         )
 
         def run(conn: sqlite3.Connection) -> ApiKey:
-            with _write(conn):
+            with tx.write(conn):
                 if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
                     raise NotFoundError(f"account {account_id} not found")
                 if max_active is not None:
@@ -260,10 +224,10 @@ class SqliteStorage:
         return await self._run(run)
 
     async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self._run(partial(_one_key, "id", key_id))
+        return await self._run(partial(tx.one_key, "id", key_id))
 
     async def get_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        return await self._run(partial(_one_key, "key_hash", key_hash))
+        return await self._run(partial(tx.one_key, "key_hash", key_hash))
 
     async def list_keys(self, account_id: str) -> list[ApiKey]:
         def run(conn: sqlite3.Connection) -> list[ApiKey]:
@@ -293,7 +257,7 @@ class SqliteStorage:
         params = [(ts, ts, key_id) for key_id, ts in last_used.items()]
 
         def run(conn: sqlite3.Connection) -> None:
-            with _write(conn):
+            with tx.write(conn):
                 conn.executemany(
                     "UPDATE api_keys SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? "
                     "THEN ? ELSE last_used_at END WHERE id = ?",
@@ -307,7 +271,7 @@ class SqliteStorage:
     async def reserve(self, account_id: str, request_id: str, estimate_micros: int, *, ttl_s: float) -> int:
         now = self._clock()
         return await self._run(
-            partial(_reserve, account_id, request_id, max(1, estimate_micros), now, now + ttl_s)
+            partial(tx.reserve, account_id, request_id, max(1, estimate_micros), now, now + ttl_s)
         )
 
     async def release(self, request_id: str) -> None:
@@ -316,7 +280,7 @@ class SqliteStorage:
     async def settle(self, usage: UsageRecord) -> SettleResult:
         if usage.charge_micros < 0:
             raise ValueError(f"negative charge for {usage.request_id}: {usage.charge_micros}")
-        return await self._run(partial(_settle, usage, self._clock()))
+        return await self._run(partial(tx.settle, usage, self._clock()))
 
     # usage and ledger
 
@@ -377,70 +341,3 @@ class SqliteStorage:
             return [rows.ledger_from_row(r) for r in cur.fetchall()]
 
         return await self._run(run)
-
-
-def _one_account(column: str, value: str, conn: sqlite3.Connection) -> Account | None:
-    row = conn.execute(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,)).fetchone()
-    return None if row is None else rows.account_from_row(row)
-
-
-def _one_key(column: str, value: str, conn: sqlite3.Connection) -> ApiKey | None:
-    row = conn.execute(f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE {column} = ?", (value,)).fetchone()
-    return None if row is None else rows.key_from_row(row)
-
-
-def _reserve(
-    account_id: str, request_id: str, estimate: int, now: float, expires_at: float, conn: sqlite3.Connection
-) -> int:
-    with _write(conn):
-        existing = conn.execute(
-            "SELECT amount_micros FROM holds WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        if existing is not None:
-            return int(existing[0])
-        conn.execute("DELETE FROM holds WHERE account_id = ? AND expires_at <= ?", (account_id, now))
-        row = conn.execute(
-            "SELECT balance_micros, (SELECT COALESCE(SUM(amount_micros), 0) FROM holds WHERE account_id = ?) "
-            "FROM accounts WHERE id = ?",
-            (account_id, account_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"account {account_id} not found")
-        available = int(row[0]) - int(row[1])
-        if available <= 0:
-            return 0
-        amount = min(estimate, available)
-        conn.execute(
-            "INSERT INTO holds (request_id, account_id, amount_micros, expires_at) VALUES (?, ?, ?, ?)",
-            (request_id, account_id, amount, expires_at),
-        )
-        return amount
-
-
-def _settle(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleResult:
-    with _write(conn):
-        first = conn.execute(
-            "SELECT charged_micros FROM usage WHERE request_id = ?", (usage.request_id,)
-        ).fetchone()
-        balance_row = conn.execute(
-            "SELECT balance_micros FROM accounts WHERE id = ?", (usage.account_id,)
-        ).fetchone()
-        if balance_row is None:
-            raise NotFoundError(f"account {usage.account_id} not found")
-        balance = int(balance_row[0])
-        if first is not None:
-            return SettleResult(charged_micros=int(first[0]), balance_after_micros=balance, duplicate=True)
-        conn.execute("DELETE FROM holds WHERE request_id = ?", (usage.request_id,))
-        charged = min(usage.charge_micros, balance)
-        conn.execute(_INSERT_USAGE, rows.usage_to_params(usage, charged))
-        if charged > 0:
-            conn.execute(
-                "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
-                (charged, usage.account_id),
-            )
-            conn.execute(
-                "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-                "VALUES (?, ?, 'charge', ?, ?, ?)",
-                (usage.account_id, -charged, f"usage {usage.model}", usage.request_id, now),
-            )
-        return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
