@@ -1,8 +1,8 @@
 """The SQLite transactions themselves: plain sync functions run on the storage's worker thread.
 
 Kept apart from :mod:`opencompress.storage.sqlite` (connection, thread and async plumbing) so
-the money paths — :func:`reserve` and :func:`settle` — read top to bottom in one place. Each
-function is exactly one transaction.
+the money paths — :func:`reserve` and :func:`settle`, one transaction each — read top to bottom
+in one place.
 """
 
 from __future__ import annotations
