@@ -7,9 +7,16 @@ Only used when a compression stage produced aliases; otherwise the relay skips i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opencompress.compression.restore import AliasRestorer
+if TYPE_CHECKING:
+    from opencompress.compression.restore import AliasRestorer
+
+
+def _make(aliases: Mapping[str, str], *, json_escaped: bool = False) -> AliasRestorer:
+    from opencompress.compression.restore import AliasRestorer
+
+    return AliasRestorer(aliases, json_escaped=json_escaped)
 
 
 class ResponseRestorer:
@@ -21,13 +28,13 @@ class ResponseRestorer:
     def _content(self, choice: int) -> AliasRestorer:
         restorer = self._text.get(choice)
         if restorer is None:
-            restorer = self._text[choice] = AliasRestorer(self._aliases)
+            restorer = self._text[choice] = _make(self._aliases)
         return restorer
 
     def _arguments(self, choice: int, tool: int) -> AliasRestorer:
         restorer = self._args.get((choice, tool))
         if restorer is None:
-            restorer = self._args[(choice, tool)] = AliasRestorer(self._aliases, json_escaped=True)
+            restorer = self._args[(choice, tool)] = _make(self._aliases, json_escaped=True)
         return restorer
 
     def chunk(self, choice: dict[str, Any]) -> None:
@@ -42,7 +49,9 @@ class ResponseRestorer:
         for call in delta.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                function["arguments"] = self._arguments(index, call.get("index", 0)).feed(function["arguments"])
+                function["arguments"] = self._arguments(index, call.get("index", 0)).feed(
+                    function["arguments"]
+                )
         if choice.get("finish_reason") is not None:
             self._flush(index, delta)
 
@@ -52,9 +61,7 @@ class ResponseRestorer:
             rest = held.flush()
             if rest:
                 delta["content"] = (delta.get("content") or "") + rest
-        for (choice, tool), restorer in sorted(self._args.items()):
-            if choice != index:
-                continue
+        for choice, tool in sorted(k for k in self._args if k[0] == index):
             rest = self._args.pop((choice, tool)).flush()
             if rest:
                 calls = delta.setdefault("tool_calls", [])
@@ -67,10 +74,10 @@ class ResponseRestorer:
             return
         content = message.get("content")
         if isinstance(content, str):
-            restorer = AliasRestorer(self._aliases)
+            restorer = _make(self._aliases)
             message["content"] = restorer.feed(content) + restorer.flush()
         for call in message.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                restorer = AliasRestorer(self._aliases, json_escaped=True)
+                restorer = _make(self._aliases, json_escaped=True)
                 function["arguments"] = restorer.feed(function["arguments"]) + restorer.flush()

@@ -167,52 +167,59 @@ class ChatStreamRelay:
         self._pending_finish = None
         return out
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """Parsed upstream chunks up to ``[DONE]``; a broken stream raises :class:`_StreamBroken`."""
         decoder = SSEDecoder()
-        saw_done = False
         try:
             async for raw in self._response.chunks():
                 if self.tally.first_byte_at is None:
                     self.tally.first_byte_at = time.perf_counter()
                 for event in decoder.feed(raw):
                     if event.data == DONE:
-                        saw_done = True
-                        break
-                    if not event.data:
-                        continue
-                    try:
-                        chunk = json.loads(event.data)
-                    except ValueError:
-                        chunk = None
-                    if not isinstance(chunk, dict):
-                        self.tally.status = "upstream_error"
-                        yield error_event("The upstream provider sent a malformed stream event.", code="upstream_bad_response")
                         return
-                    if "error" in chunk and not chunk.get("choices"):
-                        self.tally.status = "upstream_error"
-                        for pending in self._closing_events():
-                            yield pending
-                        yield error_event(_upstream_error_message(chunk["error"]), code="upstream_stream_error")
-                        return
-                    for out in self._transform(chunk):
-                        yield out
-                if saw_done:
-                    break
+                    if event.data:
+                        yield _parse_chunk(event.data)
         except UpstreamError as exc:
+            raise _StreamBroken(exc.message, exc.code) from None
+        raise _StreamBroken(
+            "The upstream stream ended without [DONE]; the answer may be incomplete.",
+            "upstream_incomplete_stream",
+        )
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks():
+                for out in self._transform(chunk):
+                    yield out
+        except _StreamBroken as broken:
             self.tally.status = "upstream_error"
             for pending in self._closing_events():
                 yield pending
-            yield error_event(exc.message, code=exc.code)
+            yield error_event(broken.message, code=broken.code)
             return
         for pending in self._closing_events():
             yield pending
-        if not saw_done:
-            self.tally.status = "upstream_error"
-            yield error_event("The upstream stream ended without [DONE]; the answer may be incomplete.",
-                              code="upstream_incomplete_stream")
-            return
         self.tally.status = "ok"
         yield DONE_EVENT
+
+
+class _StreamBroken(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _parse_chunk(data: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise _StreamBroken("The upstream provider sent a malformed stream event.", "upstream_bad_response")
+    if "error" in chunk and not chunk.get("choices"):
+        raise _StreamBroken(_upstream_error_message(chunk["error"]), "upstream_stream_error")
+    return chunk
 
 
 def _upstream_error_message(error: Any) -> str:

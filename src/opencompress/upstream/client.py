@@ -43,14 +43,14 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         try:
             return await self._response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _as_upstream_error(exc) from None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _as_upstream_error(exc) from None
 
     def close(self) -> None:
@@ -64,7 +64,9 @@ def _as_upstream_error(exc: BaseException) -> UpstreamError:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamError("Could not connect to the upstream provider.", code="upstream_connect_error")
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
-        return UpstreamError("The upstream provider closed the connection early.", code="upstream_disconnected")
+        return UpstreamError(
+            "The upstream provider closed the connection early.", code="upstream_disconnected"
+        )
     return UpstreamError("The upstream provider request failed.", code="upstream_error")
 
 
@@ -111,7 +113,7 @@ class UpstreamClient:
             return UpstreamResponse(response)
         try:
             payload = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             payload = b""
         finally:
             response.release()
@@ -119,10 +121,13 @@ class UpstreamClient:
             content_type = response.headers.get("Content-Type", "application/json")
             raise UpstreamStatusError(response.status, payload, content_type)
         raise UpstreamError(
-            f"The upstream provider failed with HTTP {response.status}.", code=f"upstream_http_{response.status}"
+            f"The upstream provider failed with HTTP {response.status}.",
+            code=f"upstream_http_{response.status}",
         )
 
-    async def _post_with_retry(self, url: str, body: bytes, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    async def _post_with_retry(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
         assert self._session is not None
         attempts = 2
         for attempt in range(attempts):
@@ -131,7 +136,7 @@ class UpstreamClient:
             except _RETRYABLE as exc:
                 if attempt + 1 == attempts:
                     raise _as_upstream_error(exc) from None
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 raise _as_upstream_error(exc) from None
         raise AssertionError("unreachable")
 
@@ -143,4 +148,6 @@ def loads_json(payload: bytes) -> Any:
     try:
         return json.loads(payload)
     except (UnicodeDecodeError, ValueError):
-        raise UpstreamError("The upstream provider sent a body that is not JSON.", code="upstream_bad_response") from None
+        raise UpstreamError(
+            "The upstream provider sent a body that is not JSON.", code="upstream_bad_response"
+        ) from None

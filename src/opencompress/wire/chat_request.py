@@ -64,17 +64,23 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         role = message.get("role")
         if not isinstance(role, str) or role not in _ROLES:
             raise _fail(
-                f"'messages[{i}].role' must be one of {sorted(_ROLES)}.", f"messages[{i}].role", "invalid_value"
+                f"'messages[{i}].role' must be one of {sorted(_ROLES)}.",
+                f"messages[{i}].role",
+                "invalid_value",
             )
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
-            raise _fail(f"'messages[{i}].content' must be a string or an array of parts.", f"messages[{i}].content")
+            raise _fail(
+                f"'messages[{i}].content' must be a string or an array of parts.", f"messages[{i}].content"
+            )
         if isinstance(content, list) and not all(isinstance(p, dict) for p in content):
             raise _fail(f"'messages[{i}].content' parts must be objects.", f"messages[{i}].content")
     return messages
 
 
-def _compression_controls(body: dict[str, Any], header_level: str | None) -> tuple[Level | None, float | None]:
+def _compression_controls(
+    body: dict[str, Any], header_level: str | None
+) -> tuple[Level | None, float | None]:
     level: Any = header_level.strip().lower() if header_level else None
     rate: Any = None
     spec = body.pop("compression", None)
@@ -82,7 +88,7 @@ def _compression_controls(body: dict[str, Any], header_level: str | None) -> tup
         if isinstance(spec, str):
             spec = {"level": spec}
         if not isinstance(spec, dict):
-            raise _fail("'compression' must be an object such as {\"level\": \"balanced\"}.", "compression")
+            raise _fail('\'compression\' must be an object such as {"level": "balanced"}.', "compression")
         level = spec.get("level", level)
         rate = spec.get("rate")
     if level is not None and level not in LEVELS:

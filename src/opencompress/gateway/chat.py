@@ -1,0 +1,253 @@
+"""The chat-completions use case: auth → validate → rate limit → compress → hold → forward →
+relay → settle. HTTP-free: the route hands in bytes and headers and gets back either a finished
+JSON body or a :class:`ChatStream` to relay, each with the response headers to send.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opencompress.billing.estimate import estimate_hold_micros, output_budget
+from opencompress.compression.base import FORMAT_VERSION
+from opencompress.errors import BillingError, OpenCompressError, RateLimitError, UpstreamError
+from opencompress.gateway.compress_step import CompressionOutcome, run_compression
+from opencompress.gateway.context import AppContext
+from opencompress.gateway.restore import ResponseRestorer
+from opencompress.gateway.settle import settle_request
+from opencompress.gateway.stream import ChatStreamRelay, StreamTally
+from opencompress.gateway.upstreams import resolve_upstream
+from opencompress.ratelimit.base import Decision, Limits
+from opencompress.storage.base import ApiKey
+from opencompress.upstream.client import Upstream, UpstreamResponse, loads_json
+from opencompress.wire.chat_request import ChatRequest, parse_chat_request
+
+HOLD_TTL_S = 900.0
+
+
+def new_request_id() -> str:
+    return "gen-" + secrets.token_urlsafe(18)
+
+
+def extract_api_key(headers: Mapping[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return headers.get("x-api-key", "").strip()
+
+
+@dataclass(kw_only=True)
+class PreparedChat:
+    request_id: str
+    key: ApiKey
+    chat: ChatRequest
+    upstream: Upstream
+    compression: CompressionOutcome
+    decision: Decision
+    started: float
+    created_at: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(max(0, decision.remaining)),
+        "X-RateLimit-Reset": str(max(0, int(decision.reset_s + 0.999))),
+    }
+
+
+def _response_headers(ctx: AppContext, prep: PreparedChat) -> dict[str, str]:
+    c = prep.compression
+    headers = {
+        "x-request-id": prep.request_id,
+        "x-opencompress-original-tokens": str(c.original_tokens),
+        "x-opencompress-compressed-tokens": str(c.compressed_tokens),
+        "x-opencompress-level": c.level,
+        "x-opencompress-stages": ",".join(c.stages_applied) or "none",
+        "x-opencompress-compression": c.status,
+        "x-opencompress-format": FORMAT_VERSION,
+        **rate_limit_headers(prep.decision),
+    }
+    if ctx.simulated and prep.upstream is ctx.default_upstream:
+        headers["x-opencompress-upstream"] = "simulator"
+    return headers
+
+
+async def _acquire_slot(ctx: AppContext, key: ApiKey, request_id: str) -> Decision:
+    limits = Limits(
+        rpm=key.rpm_limit or ctx.settings.default_rpm,
+        concurrency=key.concurrency_limit or ctx.settings.default_concurrency,
+    )
+    decision = await ctx.limiter.acquire(key.id, limits, request_id)
+    if not decision.allowed:
+        what = "requests per minute" if decision.reason == "rpm" else "concurrent requests"
+        raise RateLimitError(
+            f"Rate limit reached for this key ({what}). Retry after {decision.retry_after_s:.1f}s.",
+            retry_after=decision.retry_after_s,
+            headers=rate_limit_headers(decision),
+        )
+    return decision
+
+
+async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, str]) -> PreparedChat:
+    """Everything before the upstream is contacted. On success the caller owns a rate-limit slot and a
+    balance hold and must end with :func:`settle_request` (every path below does so on failure)."""
+    key = await ctx.accounts.authenticate(extract_api_key(headers))
+    chat = parse_chat_request(raw_body, headers)
+    price = ctx.prices.lookup(chat.model)
+    upstream = resolve_upstream(key, headers, default=ctx.default_upstream)
+    request_id = new_request_id()
+    decision = await _acquire_slot(ctx, key, request_id)
+    try:
+        level = chat.level or key.compression_level or ctx.settings.compression_level
+        compression = await run_compression(chat, level=level)
+        estimate = estimate_hold_micros(
+            input_tokens=compression.compressed_tokens,
+            original_input_tokens=compression.original_tokens,
+            max_output_tokens=output_budget(chat.body),
+            price=price,
+            mode=key.mode,
+            fee_percent=ctx.settings.fee_percent,
+        )
+        held = await ctx.storage.reserve(key.account_id, request_id, estimate, ttl_s=HOLD_TTL_S)
+        if held <= 0:
+            raise BillingError("Insufficient balance. Add credit to your account to continue.")
+    except BaseException:
+        await ctx.limiter.release(key.id, request_id)
+        raise
+    prep = PreparedChat(
+        request_id=request_id,
+        key=key,
+        chat=chat,
+        upstream=upstream,
+        compression=compression,
+        decision=decision,
+        started=time.perf_counter(),
+        created_at=time.time(),
+    )
+    prep.headers = _response_headers(ctx, prep)
+    ctx.key_usage.note(key.id, prep.created_at)
+    return prep
+
+
+def _forward_body(prep: PreparedChat) -> bytes:
+    body = dict(prep.chat.body)
+    body["messages"] = prep.compression.messages
+    if prep.chat.stream:
+        options = dict(body.get("stream_options") or {})
+        options["include_usage"] = True
+        body["stream_options"] = options
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse:
+    """Send the compressed request; on failure settle at zero and re-raise the mapped error."""
+    try:
+        return await ctx.upstream_client.post_chat(
+            prep.upstream, _forward_body(prep), request_id=prep.request_id
+        )
+    except OpenCompressError as exc:
+        await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
+        raise
+
+
+def _restorer(prep: PreparedChat) -> ResponseRestorer | None:
+    aliases = prep.compression.aliases
+    return ResponseRestorer(aliases) if aliases else None
+
+
+async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamResponse) -> bytes:
+    """Non-streaming: read the upstream body, restore aliases, fix id/usage, settle, return JSON."""
+    tally = StreamTally()
+    try:
+        payload = await response.read()
+        tally.first_byte_at = time.perf_counter()
+        body = loads_json(payload)
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+            raise UpstreamError(
+                "The upstream provider sent an unexpected response.", code="upstream_bad_response"
+            )
+    except OpenCompressError as exc:
+        await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
+        raise
+    finally:
+        response.close()
+    restorer = _restorer(prep)
+    for choice in body["choices"]:
+        if isinstance(choice, dict):
+            if restorer is not None:
+                restorer.message(choice)
+            _collect_message_text(choice, tally.relayed_text)
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+    tally.usage = usage
+    tally.status = "ok"
+    prompt = tally.prompt_tokens()
+    if prompt is None:
+        prompt = prep.compression.compressed_tokens
+    completion = tally.output_tokens()
+    body["usage"] = {
+        **(usage or {}),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    body["id"] = prep.request_id
+    await settle_request(ctx, prep, tally, charge_output=True)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _collect_message_text(choice: dict[str, Any], sink: list[str]) -> None:
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        return
+    for key in ("content", "refusal"):
+        if isinstance(message.get(key), str):
+            sink.append(message[key])
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            sink.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
+
+
+class ChatStream:
+    """The streaming answer as an async iterator of SSE bytes.
+
+    :meth:`finish` must be called exactly once after iteration stops for any reason (end, error,
+    client disconnect); it closes the upstream connection at once — cancelling generation — and
+    settles in the background so that a cancelled request task cannot interrupt billing."""
+
+    def __init__(self, ctx: AppContext, prep: PreparedChat, response: UpstreamResponse) -> None:
+        self._ctx = ctx
+        self._prep = prep
+        self._response = response
+        self.tally = StreamTally()
+        self._relay = ChatStreamRelay(
+            response=response,
+            request_id=prep.request_id,
+            client_wants_usage_chunk=prep.chat.include_usage,
+            restorer=_restorer(prep),
+            fallback_prompt_tokens=prep.compression.compressed_tokens,
+            tally=self.tally,
+        )
+        self._finished = False
+        ctx.active_streams += 1
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._relay.__aiter__()
+
+    def finish(self, *, client_disconnected: bool) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._ctx.active_streams -= 1
+        self._response.close()
+        if client_disconnected and self.tally.status == "in_progress":
+            self.tally.status = "client_disconnected"
+        elif self.tally.status == "in_progress":
+            self.tally.status = "error"
+        self._ctx.background.spawn(settle_request(self._ctx, self._prep, self.tally, charge_output=True))

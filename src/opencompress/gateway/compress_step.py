@@ -1,0 +1,103 @@
+"""Compression as one step of the request: count, compress, count again — fail-open.
+
+Compression must never fail a request: any exception forwards the original messages with
+``status="failed"`` (sent as ``x-opencompress-compression: failed``). Large prompts are compressed
+on a worker thread so the event loop keeps serving other requests; small ones inline, where the
+thread hop would cost more than the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opencompress.compression import Level, Policy, compress
+from opencompress.tokens import count_messages
+from opencompress.wire.chat_request import ChatRequest
+
+log = logging.getLogger("opencompress.compression")
+
+INLINE_LIMIT_CHARS = 16_000
+"""Below this much message text (≈4k tokens, well under a millisecond of work) stay on the loop."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressionOutcome:
+    messages: list[dict[str, Any]]
+    level: str
+    status: str
+    """``ok`` (ran), ``off`` (level off) or ``failed`` (forwarded uncompressed)."""
+    original_tokens: int
+    compressed_tokens: int
+    stages_applied: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    ms: float = 0.0
+
+
+def _message_chars(messages: list[dict[str, Any]]) -> int:
+    total = 0
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(str(p.get("text", ""))) for p in content if isinstance(p, dict))
+    return total
+
+
+def compress_and_count(
+    messages: list[dict[str, Any]], tools: Any, level: Level, rate: float | None
+) -> CompressionOutcome:
+    started = time.perf_counter()
+    original_tokens = count_messages(messages)
+    if level == "off":
+        return CompressionOutcome(
+            messages=messages,
+            level=level,
+            status="off",
+            original_tokens=original_tokens,
+            compressed_tokens=original_tokens,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+    try:
+        result = compress(
+            messages, tools=tools if isinstance(tools, list) else None, policy=Policy(level=level, rate=rate)
+        )
+        compressed = result.messages
+        compressed_tokens = count_messages(compressed)
+    except Exception:  # noqa: BLE001 - fail-open: forward the original prompt, flag it in a header
+        log.warning("compression failed; forwarding uncompressed", exc_info=True)
+        return CompressionOutcome(
+            messages=messages,
+            level=level,
+            status="failed",
+            original_tokens=original_tokens,
+            compressed_tokens=original_tokens,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+    stages: tuple[str, ...] = tuple(result.stages_applied)
+    aliases: Mapping[str, str] = result.aliases
+    if compressed_tokens > original_tokens:  # never pay more than the original would cost
+        compressed, compressed_tokens, stages, aliases = messages, original_tokens, (), {}
+    return CompressionOutcome(
+        messages=compressed,
+        level=level,
+        status="ok",
+        original_tokens=original_tokens,
+        compressed_tokens=compressed_tokens,
+        stages_applied=tuple(stages),
+        aliases=dict(aliases),
+        ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+async def run_compression(chat: ChatRequest, *, level: str) -> CompressionOutcome:
+    checked: Level = level if level in ("off", "lossless", "balanced", "aggressive") else "balanced"  # type: ignore[assignment]
+    args = (chat.messages, chat.body.get("tools"), checked, chat.rate)
+    if _message_chars(chat.messages) <= INLINE_LIMIT_CHARS:
+        return compress_and_count(*args)
+    return await asyncio.to_thread(compress_and_count, *args)

@@ -1,0 +1,82 @@
+"""Billing a finished request: the formula, the one settle transaction, the slot release.
+
+Token accounting: the upstream's ``prompt_tokens`` is the truth for what the model processed.
+The original prompt's size is that figure plus the tokens compression removed (our o200k
+counts before minus after), so tools/framing overhead the upstream counts is on both sides and
+savings are exactly what compression took out. Nothing delivered (the upstream failed before a
+single chunk reached the client) → nothing charged, but the usage row is still written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from opencompress.billing.formula import compute_charge
+from opencompress.errors import OpenCompressError
+from opencompress.storage.base import UsageRecord
+
+if TYPE_CHECKING:
+    from opencompress.gateway.chat import PreparedChat
+    from opencompress.gateway.context import AppContext
+    from opencompress.gateway.stream import StreamTally
+
+log = logging.getLogger("opencompress.billing")
+
+
+async def settle_request(
+    ctx: AppContext,
+    prep: PreparedChat,
+    tally: StreamTally,
+    *,
+    charge_output: bool,
+    error: OpenCompressError | None = None,
+) -> None:
+    try:
+        delivered = charge_output and (bool(tally.relayed_text) or tally.usage is not None)
+        c = prep.compression
+        upstream_prompt = tally.prompt_tokens()
+        compressed_in = upstream_prompt if upstream_prompt is not None else c.compressed_tokens
+        original_in = compressed_in + max(0, c.original_tokens - c.compressed_tokens)
+        output = tally.output_tokens() if delivered else 0
+        price = ctx.prices.lookup(prep.chat.model)
+        billable = 1 if delivered else 0  # nothing delivered: the row records the attempt, costs stay zero
+        charge = compute_charge(
+            original_input_tokens=original_in * billable,
+            compressed_input_tokens=compressed_in * billable,
+            output_tokens=output,
+            price=price,
+            mode=prep.key.mode,
+            fee_percent=ctx.settings.fee_percent,
+        )
+        now = time.perf_counter()
+        status = tally.status if tally.status != "in_progress" else "error"
+        record = UsageRecord(
+            request_id=prep.request_id,
+            account_id=prep.key.account_id,
+            key_id=prep.key.id,
+            model=prep.chat.model,
+            mode=prep.key.mode,
+            original_input_tokens=original_in,
+            compressed_input_tokens=compressed_in,
+            output_tokens=output,
+            original_cost_micros=charge.original_cost_micros,
+            actual_cost_micros=charge.actual_cost_micros,
+            savings_micros=charge.savings_micros,
+            fee_micros=charge.fee_micros,
+            charge_micros=charge.charge_micros,
+            compression_ms=round(c.ms, 3),
+            ttfb_ms=None
+            if tally.first_byte_at is None
+            else round((tally.first_byte_at - prep.started) * 1000, 3),
+            total_ms=round((now - prep.started) * 1000, 3),
+            status=status if error is None else "upstream_error",
+            created_at=prep.created_at,
+        )
+        await ctx.storage.settle(record)
+    except Exception:
+        log.exception("settling request %s failed", prep.request_id)
+        raise
+    finally:
+        await ctx.limiter.release(prep.key.id, prep.request_id)

@@ -1,0 +1,97 @@
+"""``create_app(settings)``: the composition root.
+
+The lifespan builds every adapter once (storage + migrations, limiter, price table, pooled
+upstream client, the built-in simulator when no upstream is configured) into an
+:class:`AppContext` on ``app.state.ctx``; routes only read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from opencompress.accounts.service import AccountService
+from opencompress.billing.prices import PriceTable
+from opencompress.config import Settings
+from opencompress.gateway.context import AppContext, KeyUsageCoalescer
+from opencompress.http.errors import EXCEPTION_HANDLERS
+from opencompress.http.routes import chat, meta
+from opencompress.ratelimit.memory import MemoryRateLimiter
+from opencompress.storage import open_storage
+from opencompress.upstream.client import Upstream, UpstreamClient
+
+log = logging.getLogger("opencompress")
+
+SIMULATOR_BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!! No upstream configured (OPENCOMPRESS_UPSTREAM_BASE_URL is empty): answers come from the\n"
+    "!! BUILT-IN UPSTREAM SIMULATOR at {url}, not a real model.\n"
+    "!! Set OPENCOMPRESS_UPSTREAM_BASE_URL and OPENCOMPRESS_UPSTREAM_API_KEY to use a real provider.\n"
+    + "!"
+    * 78
+)
+
+
+def announce(text: str) -> None:
+    """Startup messages meant for the operator's terminal (the demo key, the simulator warning)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            storage = open_storage(settings.database_url)
+            stack.push_async_callback(storage.close)
+            await storage.migrate()
+            accounts = AccountService(storage)
+            if settings.dev_mode:
+                demo_key = await accounts.ensure_demo_account()
+                if demo_key is not None:
+                    announce(f"Created demo account with $5.00 credit. Its API key (shown once):\n{demo_key}")
+            upstream_client = UpstreamClient(
+                connect_timeout_s=settings.upstream_connect_timeout_s,
+                read_timeout_s=settings.upstream_timeout_s,
+            )
+            await upstream_client.start()
+            stack.push_async_callback(upstream_client.close)
+            if settings.uses_simulator:
+                from opencompress.simulator import start_in_loop
+
+                simulator = await start_in_loop()
+                stack.push_async_callback(simulator.stop)
+                default_upstream = Upstream(base_url=simulator.base_url, api_key="sk-simulator")
+                announce(SIMULATOR_BANNER.format(url=simulator.base_url))
+            else:
+                default_upstream = Upstream(
+                    base_url=settings.upstream_base_url, api_key=settings.upstream_api_key
+                )
+            key_usage = KeyUsageCoalescer(storage)
+            key_usage.start()
+            stack.push_async_callback(key_usage.stop)
+            limiter = MemoryRateLimiter()
+            stack.push_async_callback(limiter.close)
+            ctx = AppContext(
+                settings=settings,
+                storage=storage,
+                accounts=accounts,
+                limiter=limiter,
+                prices=PriceTable.load(settings),
+                upstream_client=upstream_client,
+                default_upstream=default_upstream,
+                simulated=settings.uses_simulator,
+                key_usage=key_usage,
+            )
+            app.state.ctx = ctx
+            yield
+            await ctx.background.drain(settings.shutdown_grace_s)
+
+    return Starlette(
+        routes=[*chat.routes, *meta.routes],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

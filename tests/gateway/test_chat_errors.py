@@ -1,0 +1,217 @@
+"""Every error of the contract, as the openai SDK and a raw HTTP client see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from support.gateway import Gateway, running_gateway
+from support.server import free_port
+
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture(scope="module")
+def key(gateway: Gateway) -> str:
+    return gateway.seed(usd="5.00").key
+
+
+def _post(gateway: Gateway, body: Any, key: str | None, *, raw: bytes | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(timeout=30) as c:
+        if raw is not None:
+            return c.post(
+                gateway.base_url + "/chat/completions",
+                content=raw,
+                headers={**headers, "content-type": "application/json"},
+            )
+        return c.post(gateway.base_url + "/chat/completions", json=body, headers=headers)
+
+
+def _error(r: httpx.Response) -> dict[str, Any]:
+    body = r.json()
+    assert set(body) == {"error"}
+    assert {"message", "type", "code"} <= set(body["error"])
+    assert "Traceback" not in r.text
+    return dict(body["error"])
+
+
+@pytest.mark.parametrize(
+    "auth", [None, "sk-occ-not-a-real-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Bearer-less"]
+)
+def test_401_for_missing_or_unknown_keys(gateway: Gateway, auth: str | None) -> None:
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES}, auth)
+    assert r.status_code == 401
+    assert _error(r)["type"] == "auth_error"
+
+
+def test_sdk_raises_authentication_error(gateway: Gateway) -> None:
+    client = gateway.client("sk-occ-wrong")
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+
+
+def test_revoked_key_fails_immediately(gateway: Gateway) -> None:
+    seeded = gateway.seed(usd="1.00")
+    client = gateway.client(seeded.key)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+
+    async def revoke(service: Any, storage: Any) -> None:
+        await storage.revoke_key(seeded.key_id)
+
+    gateway.run(revoke)
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ([1, 2], "invalid_body"),
+        ({"messages": MESSAGES}, "missing_required_parameter"),
+        ({"model": "gpt-4o-mini"}, "missing_required_parameter"),
+        ({"model": "gpt-4o-mini", "messages": []}, "empty_array"),
+        ({"model": "gpt-4o-mini", "messages": "hi"}, "invalid_type"),
+        ({"model": 7, "messages": MESSAGES}, "invalid_type"),
+        ({"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}, "invalid_value"),
+        ({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]}, "invalid_type"),
+        ({"model": "gpt-4o-mini", "messages": MESSAGES, "stream": "yes"}, "invalid_type"),
+        ({"model": "gpt-4o-mini", "messages": MESSAGES, "n": "2"}, "invalid_type"),
+        ({"model": "gpt-4o-mini", "messages": MESSAGES, "compression": {"level": "max"}}, "invalid_value"),
+    ],
+)
+def test_400_for_bad_bodies(gateway: Gateway, key: str, body: Any, code: str) -> None:
+    r = _post(gateway, body, key)
+    assert r.status_code == 400, r.text
+    error = _error(r)
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == code
+
+
+def test_400_for_invalid_json_and_utf8(gateway: Gateway, key: str) -> None:
+    for raw in (b"{not json", b"\xff\xfe{}", b""):
+        r = _post(gateway, None, key, raw=raw)
+        assert r.status_code == 400
+        assert _error(r)["code"] == "invalid_json"
+
+
+def test_402_when_balance_is_empty(gateway: Gateway) -> None:
+    seeded = gateway.seed(usd="0")
+    before = len(gateway.sim_requests())
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES}, seeded.key)
+    assert r.status_code == 402
+    error = _error(r)
+    assert error["type"] == "billing_error"
+    assert "Insufficient balance" in error["message"]
+    assert len(gateway.sim_requests()) == before, "nothing may be forwarded unpaid"
+
+
+def test_429_with_retry_after_and_rate_limit_headers(gateway: Gateway) -> None:
+    seeded = gateway.seed(usd="1.00", rpm=2)
+    client = gateway.client(seeded.key)
+    for _ in range(2):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES}, seeded.key)
+    assert r.status_code == 429
+    assert _error(r)["type"] == "rate_limit_error"
+    assert int(r.headers["retry-after"]) >= 1
+    assert r.headers["x-ratelimit-limit"] == "2"
+    assert r.headers["x-ratelimit-remaining"] == "0"
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+
+
+def test_upstream_5xx_becomes_502(gateway: Gateway, key: str) -> None:
+    r = _post(
+        gateway,
+        {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": {"fault": "status", "status": 500}},
+        key,
+    )
+    assert r.status_code == 502
+    assert _error(r)["type"] == "upstream_error"
+
+
+def test_upstream_4xx_passes_through(gateway: Gateway, key: str) -> None:
+    client = gateway.client(key)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            extra_body={"simulate": {"replay": "openai/error_400_context_length_exceeded.http"}},
+        )
+    assert info.value.code == "context_length_exceeded"
+
+
+def test_upstream_error_after_stream_started_is_one_sse_error_event(gateway: Gateway, key: str) -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "stream": True,
+        "simulate": {"fault": "error_event"},
+    }
+    r = _post(gateway, body, key)
+    assert r.status_code == 200
+    events = [e for e in r.text.split("\n\n") if e]
+    errors = [e for e in events if '"error"' in e]
+    assert len(errors) == 1 and errors[0] is events[-1]
+    assert "data: [DONE]" not in r.text
+    client = gateway.client(key)
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,  # type: ignore[arg-type]
+            extra_body={"simulate": {"fault": "error_event"}},
+        ):
+            pass
+
+
+@pytest.mark.parametrize(
+    "fault", [{"fault": "drop", "after_chunks": 2}, {"fault": "no_done"}, {"fault": "garbage"}]
+)
+def test_broken_streams_end_with_one_error_event(gateway: Gateway, key: str, fault: dict[str, Any]) -> None:
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True, "simulate": fault}, key)
+    events = [e for e in r.text.split("\n\n") if e]
+    assert events[-1].startswith('data: {"error"')
+    assert sum('"error"' in e for e in events) == 1
+    assert "data: [DONE]" not in r.text
+    # and the gateway is still healthy
+    assert gateway.client(key).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices  # type: ignore[arg-type]
+
+
+def test_unknown_route_and_method_are_json(gateway: Gateway) -> None:
+    with gateway.http() as c:
+        r = c.get("/v1/nope")
+        assert r.status_code == 404 and _error(r)["type"] == "not_found_error"
+        r = c.get("/v1/chat/completions")
+        assert r.status_code == 405
+
+
+def test_413_for_oversized_body(gateway: Gateway, key: str) -> None:
+    big = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * (17 * 1024 * 1024)}]}
+    r = _post(gateway, big, key)
+    assert r.status_code == 413
+    assert _error(r)["code"] == "payload_too_large"
+
+
+def test_connect_refused_and_timeout_become_502(simulator: Any, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with running_gateway(tmp_path / "dead", dead) as gw:
+        seeded = gw.seed(usd="1.00")
+        r = _post(gw, {"model": "gpt-4o-mini", "messages": MESSAGES}, seeded.key)
+        assert r.status_code == 502
+        assert _error(r)["code"] == "upstream_connect_error"
+        assert gw.balance(seeded.account_id) == 1_000_000
+    with running_gateway(tmp_path / "slow", simulator.base_url, upstream_timeout_s=0.5) as gw:
+        seeded = gw.seed(usd="1.00")
+        r = _post(
+            gw,
+            {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": {"fault": "timeout", "delay_s": 3}},
+            seeded.key,
+        )
+        assert r.status_code == 502
+        assert _error(r)["code"] == "upstream_timeout"

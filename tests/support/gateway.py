@@ -1,0 +1,112 @@
+"""A real gateway (uvicorn on loopback) wired to a real upstream simulator, plus seeding helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+
+from opencompress.accounts.service import AccountService
+from opencompress.config import Settings
+from opencompress.http.app import create_app
+from opencompress.storage import open_storage
+from support.server import ServerThread
+
+
+@dataclass
+class Seeded:
+    account_id: str
+    key_id: str
+    key: str
+
+
+class Gateway:
+    def __init__(self, server: ServerThread, settings: Settings, sim_url: str) -> None:
+        self.server = server
+        self.settings = settings
+        self.sim_url = sim_url
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url + "/v1"
+
+    def run(self, coro_fn: Any) -> Any:
+        """Run ``await coro_fn(service, storage)`` against the gateway's database from the test thread."""
+
+        async def go() -> Any:
+            storage = open_storage(self.settings.database_url)
+            try:
+                return await coro_fn(AccountService(storage), storage)
+            finally:
+                await storage.close()
+
+        return asyncio.run(go())
+
+    def seed(
+        self,
+        *,
+        usd: str = "5.00",
+        mode: str = "router",
+        rpm: int | None = None,
+        concurrency: int | None = None,
+        name: str = "test",
+    ) -> Seeded:
+        async def go(service: AccountService, storage: Any) -> Seeded:
+            account = await service.create_account(name)
+            if usd and usd != "0":
+                await service.credit(account.id, usd, "test seed")
+            key, full = await service.create_key(
+                account.id, name=name, mode=mode, rpm_limit=rpm, concurrency_limit=concurrency
+            )
+            return Seeded(account_id=account.id, key_id=key.id, key=full)
+
+        result: Seeded = self.run(go)
+        return result
+
+    def client(self, key: str, **kwargs: Any) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, **kwargs)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.server.url, timeout=30)
+
+    def balance(self, account_id: str) -> int:
+        async def go(service: AccountService, storage: Any) -> int:
+            account = await storage.get_account(account_id)
+            assert account is not None
+            return int(account.balance_micros)
+
+        result: int = self.run(go)
+        return result
+
+    def usage(self, account_id: str, limit: int = 500) -> list[Any]:
+        async def go(service: AccountService, storage: Any) -> list[Any]:
+            return list(await storage.list_usage(account_id, limit=limit))
+
+        result: list[Any] = self.run(go)
+        return result
+
+    def sim_requests(self) -> list[dict[str, Any]]:
+        with httpx.Client(timeout=10) as c:
+            data = c.get(self.sim_url + "/_sim/requests").json()
+        return list(data["requests"] if isinstance(data, dict) else data)
+
+
+@contextmanager
+def running_gateway(tmp: Path, sim_base_url: str, **overrides: Any) -> Iterator[Gateway]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    settings = Settings.load(env={}).replace(
+        database_url=f"sqlite:///{tmp / 'gateway.db'}",
+        upstream_base_url=sim_base_url,
+        upstream_api_key="sk-upstream-test",
+        dev_mode=False,
+        secret_key_file=str(tmp / "secret.key"),
+        **overrides,
+    )
+    with ServerThread(create_app(settings)) as server:
+        yield Gateway(server, settings, sim_base_url.removesuffix("/v1"))
