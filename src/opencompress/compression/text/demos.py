@@ -51,8 +51,8 @@ def _answered(text: str, start: int, end: int) -> re.Match[str] | None:
     return marks[-1] if marks else None
 
 
-def find_demonstrations(text: str) -> list[Demo]:
-    """The demonstrations in ``text`` in order, or ``[]`` when fewer than :data:`MIN_DEMOS`."""
+def find_demonstrations(text: str, min_demos: int = MIN_DEMOS) -> list[Demo]:
+    """The demonstrations in ``text`` in order, or ``[]`` when fewer than ``min_demos``."""
     by_label: dict[str, list[int]] = {}
     order: list[str] = []
     for m in _LABEL_LINE.finditer(text):
@@ -63,7 +63,7 @@ def find_demonstrations(text: str) -> list[Demo]:
         by_label[label].append(m.start())
     for label in order:
         starts = by_label[label]
-        if len(starts) < MIN_DEMOS:
+        if len(starts) < min_demos:
             continue
         demos: list[Demo] = []
         blocks = _blocks(text, starts)
@@ -74,7 +74,7 @@ def find_demonstrations(text: str) -> list[Demo]:
             if i == len(blocks) - 1:
                 e = _end_of_last(text, mark.end(), e)
             demos.append(Demo(s, e))
-        if len(demos) >= MIN_DEMOS:
+        if len(demos) >= min_demos:
             return demos
     return []
 

@@ -161,6 +161,12 @@ def _paragraphs(text: str) -> list[Segment]:
     return segs
 
 
+def announces_context(text: str) -> bool:
+    """True when the text says it carries context to answer from ("the following passages",
+    "Context:"), i.e. it is the evidence of a RAG prompt."""
+    return _CONTEXT_CUE.search(text) is not None
+
+
 def split_documents(text: str) -> list[Segment]:
     """Documents found in ``text`` (in order, non-overlapping), or ``[]`` when it is not a document
     collection of at least :data:`MIN_DOCUMENTS`. Text between and around segments is instruction."""
