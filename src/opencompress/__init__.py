@@ -1,4 +1,3 @@
 """OpenCompress: an OpenAI-compatible gateway that compresses prompts."""
 
 __version__ = "0.1.0"
-

@@ -46,9 +46,15 @@ class Settings:
     default_concurrency: int = _doc("Concurrent in-flight requests per key unless the key says otherwise", 10)
     compression_level: str = _doc("Default level: `off`, `lossless`, `balanced` or `aggressive`", "balanced")
     prices_file: str = _doc("TOML/JSON file overriding the shipped model price table", "")
-    default_input_price: int = _doc("Micro-dollars per 1M input tokens for models not in the table", 2_500_000)
-    default_output_price: int = _doc("Micro-dollars per 1M output tokens for models not in the table", 10_000_000)
-    reject_unknown_models: bool = _doc("Answer 400 for models not in the price table instead of the default price", False)
+    default_input_price: int = _doc(
+        "Micro-dollars per 1M input tokens for models not in the table", 2_500_000
+    )
+    default_output_price: int = _doc(
+        "Micro-dollars per 1M output tokens for models not in the table", 10_000_000
+    )
+    reject_unknown_models: bool = _doc(
+        "Answer 400 for models not in the price table instead of the default price", False
+    )
     fee_percent: int = _doc("Share of the money compression saved that is charged as the fee", 20)
     max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
     redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
@@ -57,7 +63,9 @@ class Settings:
         "File holding the AES-GCM key that encrypts BYOK upstream keys (created 0600 on first run)",
         ".opencompress.key",
     )
-    allow_private_upstreams: bool = _doc("Let BYOK base URLs point at loopback/private addresses (SSRF guard off)", False)
+    allow_private_upstreams: bool = _doc(
+        "Let BYOK base URLs point at loopback/private addresses (SSRF guard off)", False
+    )
     log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
     log_content: bool = _doc("Log prompt text (debug only; off by default, secrets are never logged)", False)
     shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)

@@ -103,7 +103,12 @@ class RateLimitError(OpenCompressError):
     default_code = "rate_limit_exceeded"
 
     def __init__(
-        self, message: str, *, retry_after: float, code: str | None = None, headers: Mapping[str, str] | None = None
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, code=code, headers=headers)
         self.retry_after = retry_after

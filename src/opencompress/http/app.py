@@ -19,7 +19,7 @@ from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
 from opencompress.http.errors import EXCEPTION_HANDLERS
-from opencompress.http.routes import chat, meta
+from opencompress.http.routes import chat, compress, meta
 from opencompress.ratelimit.memory import MemoryRateLimiter
 from opencompress.storage import open_storage
 from opencompress.upstream.client import Upstream, UpstreamClient
@@ -91,7 +91,7 @@ def create_app(settings: Settings) -> Starlette:
             await ctx.background.drain(settings.shutdown_grace_s)
 
     return Starlette(
-        routes=[*chat.routes, *meta.routes],
+        routes=[*chat.routes, *compress.routes, *meta.routes],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -101,7 +101,12 @@ def _compression_controls(
 
 
 def parse_chat_request(raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
-    body = parse_json_object(raw)
+    return parse_chat_body(parse_json_object(raw), headers)
+
+
+def parse_chat_body(body: dict[str, Any], headers: Mapping[str, str]) -> ChatRequest:
+    """Validate an already-parsed body; removes the gateway's own ``compression`` field."""
+    body = dict(body)
     model = body.get("model")
     if model is None:
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")

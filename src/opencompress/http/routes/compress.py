@@ -1,0 +1,27 @@
+"""POST /v1/compress (also /api/compress): compression without a model call."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from opencompress.gateway.chat import extract_api_key
+from opencompress.gateway.compress_only import compress_only
+from opencompress.gateway.context import AppContext
+from opencompress.http.body import read_body
+from opencompress.wire.chat_request import parse_json_object
+
+
+async def compress(request: Request) -> JSONResponse:
+    ctx: AppContext = request.app.state.ctx
+    key = await ctx.accounts.authenticate(extract_api_key(request.headers))
+    body = parse_json_object(await read_body(request, ctx.settings.max_body_bytes))
+    level = key.compression_level or ctx.settings.compression_level
+    return JSONResponse(await compress_only(ctx, body, request.headers, level=level))
+
+
+routes = [
+    Route("/v1/compress", compress, methods=["POST"]),
+    Route("/api/compress", compress, methods=["POST"]),
+]
