@@ -69,8 +69,8 @@ def find_demonstrations(text: str, min_demos: int = MIN_DEMOS) -> list[Demo]:
         blocks = _blocks(text, starts)
         for i, (s, e) in enumerate(blocks):
             mark = _answered(text, s, e)
-            if mark is None:
-                continue
+            if mark is None or not text[mark.end() : e].strip():
+                continue  # no answer after the marker: this is the real question, not an example
             if i == len(blocks) - 1:
                 e = _end_of_last(text, mark.end(), e)
             demos.append(Demo(s, e))

@@ -12,7 +12,7 @@ import re
 
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*[ \t]+(?=[\"'“‘(\[]?[A-Z0-9])|[ \t]*\n\s*")
 _ABBREV = frozenset(
-    "mr mrs ms dr prof sr jr st mt vs etc e.g i.e no nos vol fig al inc ltd co corp jan feb mar apr jun jul "
+    "mr mrs ms dr prof sr jr st mt vs etc e.g i.e vol fig al inc ltd co corp jan feb mar apr jun jul "
     "aug sep sept oct nov dec gen col lt sgt capt rev est approx dept univ ft".split()
 )
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)\.[\"'”’)\]]*$")

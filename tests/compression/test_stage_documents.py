@@ -1,0 +1,203 @@
+"""DocumentSelection: question-aware, position-independent, prefix-stable, verbatim."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from opencompress.compression.base import Policy, StageContext
+from opencompress.compression.stages.documents import DocumentSelection
+
+INSTRUCTION = (
+    "Write a high-quality answer for the given question using only the provided search results "
+    "(some of which might be irrelevant).\n\n"
+)
+GOLD = (
+    "Lighthouse of Alexandria",
+    "The Lighthouse of Alexandria was constructed by the Ptolemaic Kingdom around 280 BC on the island "
+    "of Pharos. It was between 103 and 118 metres tall. For many centuries it was one of the tallest "
+    "man-made structures in the world.",
+)
+DISTRACTORS = [
+    (
+        "Alexandria",
+        "Alexandria is the second largest city in Egypt. It was founded in 331 BC by Alexander "
+        "the Great. The city lies on the Mediterranean coast and has a population of about 5 million.",
+    ),
+    (
+        "Lighthouse",
+        "A lighthouse is a tower designed to emit light from a system of lamps and lenses. "
+        "Lighthouses mark dangerous coastlines and safe entries to harbours for ships at sea.",
+    ),
+    (
+        "Great Wall of China",
+        "The Great Wall of China is a series of fortifications built across the "
+        "historical northern borders of ancient Chinese states. "
+        "Several walls were built from the 7th century BC.",
+    ),
+    (
+        "Colosseum",
+        "The Colosseum is an elliptical amphitheatre in the centre of the city of Rome. "
+        "Construction began under the emperor Vespasian in AD 72 and was completed in AD 80.",
+    ),
+    (
+        "Mount Everest",
+        "Mount Everest is Earth's highest mountain above sea level, located in the "
+        "Mahalangur Himal sub-range of the Himalayas. Its elevation is 8,849 metres.",
+    ),
+    (
+        "Amazon River",
+        "The Amazon River in South America is the largest river by discharge volume of "
+        "water in the world. It flows for roughly 6,400 kilometres to the Atlantic Ocean.",
+    ),
+    (
+        "Printing press",
+        "The printing press is a mechanical device for applying pressure to an inked "
+        "surface. Johannes Gutenberg developed a movable-type press around 1440 in Mainz.",
+    ),
+    (
+        "Photosynthesis",
+        "Photosynthesis is the process used by plants and other organisms to convert light "
+        "energy into chemical energy. It releases oxygen as a by-product of splitting water.",
+    ),
+    (
+        "Byzantine Empire",
+        "The Byzantine Empire was the continuation of the Roman Empire in its eastern "
+        "provinces. Its capital was Constantinople and it lasted until the city fell in 1453.",
+    ),
+    (
+        "Pharos",
+        "Pharos was a small island in the western Nile delta. A causeway later connected it to "
+        "the mainland, and its name became a common word for lighthouses in several languages.",
+    ),
+    (
+        "Seven Wonders",
+        "The Seven Wonders of the Ancient World were remarkable constructions listed by "
+        "Greek authors. Only the Great Pyramid of Giza still stands today near Cairo.",
+    ),
+]
+QUESTION = "Question: when was the lighthouse of alexandria constructed\nAnswer:"
+
+
+def _system(gold_at: int) -> str:
+    docs = list(DISTRACTORS)
+    docs.insert(gold_at, GOLD)
+    return INSTRUCTION + "\n".join(f"Document [{i + 1}](Title: {t}) {b}" for i, (t, b) in enumerate(docs))
+
+
+def _ctx(messages: list[dict[str, Any]], policy: Policy | None = None) -> StageContext:
+    last_user = [m for m in messages if m["role"] == "user"][-1]["content"]
+    frozen = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
+    return StageContext(policy=policy or Policy(), query=last_user, frozen_until=frozen)
+
+
+def _run(
+    messages: list[dict[str, Any]], stage: DocumentSelection | None = None, policy: Policy | None = None
+):
+    stage = stage or DocumentSelection(min_tokens=100)
+    return stage.apply(messages, _ctx(messages, policy))
+
+
+@pytest.mark.parametrize("gold_at", [0, 5, 11])
+def test_keeps_the_answer_wherever_it_is_and_shrinks(gold_at: int) -> None:
+    system = _system(gold_at)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]
+    out = _run(messages)
+    text = out[0]["content"]
+    assert "around 280 BC" in text
+    assert len(text) <= 0.6 * len(system)
+    assert text.startswith(INSTRUCTION)  # instruction verbatim
+    assert out[1] == messages[1]  # the question untouched
+    assert messages[0]["content"] == system  # input not mutated
+
+
+def test_kept_text_is_verbatim_and_in_original_order() -> None:
+    system = _system(5)
+    out = _run([{"role": "system", "content": system}, {"role": "user", "content": QUESTION}])[0]["content"]
+    kept_docs = [line for line in out[len(INSTRUCTION) :].split("\n") if line]
+    positions = []
+    for line in kept_docs:
+        header, _, body = line.partition(") ")
+        assert header + ") " in system
+        positions.append(system.index(header + ") "))
+        for sentence in body.split(". "):
+            assert sentence.rstrip(".") in system
+    assert positions == sorted(positions)
+
+
+def test_rate_overrides_keep_ratio() -> None:
+    messages = [{"role": "system", "content": _system(3)}, {"role": "user", "content": QUESTION}]
+    small = _run(messages, policy=Policy(rate=0.15))[0]["content"]
+    large = _run(messages, policy=Policy(rate=0.7))[0]["content"]
+    assert len(small) < len(large) < len(messages[0]["content"])
+    assert "280 BC" in small
+    assert _run(messages, policy=Policy(rate=1.0)) is messages
+
+
+def test_small_content_unmatched_question_and_no_question_are_left_alone() -> None:
+    messages = [{"role": "system", "content": _system(0)}, {"role": "user", "content": QUESTION}]
+    assert DocumentSelection(min_tokens=5000).apply(messages, _ctx(messages)) is messages
+    unmatched = [messages[0], {"role": "user", "content": "zzzz qqqq?"}]
+    assert _run(unmatched) is unmatched
+    ctx = StageContext(policy=Policy(), query="", frozen_until=-1)
+    assert DocumentSelection(min_tokens=100).apply(messages, ctx) is messages
+
+
+def test_prefix_stability_only_current_turn_is_touched() -> None:
+    docs = {"role": "user", "content": _system(4)}
+    earlier = [{"role": "system", "content": "Be brief."}, docs, {"role": "assistant", "content": "OK."}]
+    messages = earlier + [{"role": "user", "content": QUESTION}]
+    out = _run(messages)
+    assert out[: len(earlier)] == earlier  # docs before the last assistant message: frozen
+    current = [{"role": "system", "content": "Be brief."}, docs, {"role": "user", "content": QUESTION}]
+    assert len(_run(current)[1]["content"]) < len(docs["content"])
+
+
+def test_last_user_message_is_never_touched() -> None:
+    messages = [{"role": "user", "content": _system(2) + "\n\n" + QUESTION}]
+    assert _run(messages) is messages
+
+
+def test_tool_results_are_left_to_structural_stages() -> None:
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {"role": "tool", "tool_call_id": "c1", "content": _system(1)},
+    ]
+    assert _run(messages) is messages
+    out = DocumentSelection(min_tokens=100, roles=("tool",)).apply(messages, _ctx(messages))
+    assert len(out[1]["content"]) < len(messages[1]["content"])
+
+
+def test_text_parts_are_handled() -> None:
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": _system(7)}]},
+        {"role": "user", "content": QUESTION},
+    ]
+    out = _run(messages)
+    part = out[0]["content"][0]
+    assert part["type"] == "text" and "280 BC" in part["text"]
+    assert len(part["text"]) < len(messages[0]["content"][0]["text"])
+
+
+def test_key_value_json_keeps_the_named_pair_only() -> None:
+    data = {str(uuid.UUID(int=i)): str(uuid.UUID(int=10_000 + i)) for i in range(75)}
+    key = list(data)[40]
+    system = "Extract the value corresponding to the specified key in the JSON object below.\n\nJSON data:\n"
+    messages = [
+        {"role": "system", "content": system + json.dumps(data, indent=1)},
+        {"role": "user", "content": f'Key: "{key}"\nCorresponding value:'},
+    ]
+    out = _run(messages, DocumentSelection())
+    text = out[0]["content"]
+    assert text.startswith(system)
+    assert json.loads(text[len(system) :]) == {key: data[key]}
+    missing = [messages[0], {"role": "user", "content": 'Key: "not-a-key-0000"'}]
+    assert _run(missing, DocumentSelection()) is missing
+
+
+def test_deterministic() -> None:
+    messages = [{"role": "system", "content": _system(6)}, {"role": "user", "content": QUESTION}]
+    assert _run(messages) == _run(json.loads(json.dumps(messages)))
