@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opencompress.compression.base import Policy, StageContext
 from opencompress.compression.stages.documents import DocumentSelection
@@ -201,3 +203,37 @@ def test_key_value_json_keeps_the_named_pair_only() -> None:
 def test_deterministic() -> None:
     messages = [{"role": "system", "content": _system(6)}, {"role": "user", "content": QUESTION}]
     assert _run(messages) == _run(json.loads(json.dumps(messages)))
+
+
+_PIECES = st.sampled_from(
+    [
+        "Document [1](Title: A) ",
+        "Document [2] ",
+        "[3] ",
+        "## Heading\n",
+        "\n\n",
+        "\n",
+        "Use the following passages.\n",
+        "The lighthouse was built in 280 BC. ",
+        "Alexandria is a city. ",
+        '{"k1-0000": "v", "k2-0000": "w"}',
+        "Mr. Smith arrived. ",
+        "<document>x</document>\n",
+        "lighthouse alexandria ",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(_PIECES, min_size=0, max_size=80), rate=st.floats(0.05, 0.95))
+def test_never_raises_never_grows_and_keeps_text_verbatim(pieces: list[str], rate: float) -> None:
+    system = "".join(pieces)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]
+    out = DocumentSelection(min_tokens=10).apply(messages, _ctx(messages, Policy(rate=rate)))
+    assert out[1] is messages[1]
+    new = out[0]["content"]
+    assert len(new) <= len(system)
+    # Every kept line is made of original text (selection never writes new words).
+    for line in new.split("\n"):
+        for chunk in line.split(". "):
+            assert chunk.strip(" .") in system
