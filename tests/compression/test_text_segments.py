@@ -81,3 +81,12 @@ def test_announces_context() -> None:
     assert announces_context("Answer using only the following context.")
     assert announces_context("Context:\nblah")
     assert not announces_context("open /Users/x/Documents/file.py")
+
+
+def test_titles_with_parentheses_stay_in_the_header() -> None:
+    docs = "\n".join(f"Document [{i}](Title: Waters (name {i})) " + PARA.format(name=i) for i in range(1, 4))
+    text = "Use the provided search results.\n\n" + docs
+    segs = split_documents(text)
+    assert [text[s.start : s.body_start] for s in segs] == [
+        f"Document [{i}](Title: Waters (name {i})) " for i in range(1, 4)
+    ]

@@ -34,7 +34,8 @@ MIN_DOCUMENTS = 3
 _NUMBERED = re.compile(
     r"^[ \t]*(?:(?:Document|Doc|Passage|Source|Context|Result|Snippet|Article|Chunk|Excerpt)\s*"
     r"(?:\[\d{1,4}\]|#?\d{1,4})|\[\d{1,4}\])"
-    r"(?:\s*\((?:Title|Source):[^)\n]{0,300}\))?[ \t]*:?[ \t]*(?:Title:[^\n]{0,300}\n)?",
+    r"(?:\s*\((?:Title|Source):(?:[^()\n]|\([^()\n]{0,100}\)){0,300}\))?"
+    r"[ \t]*:?[ \t]*(?:Title:[^\n]{0,300}\n)?",
     re.M | re.I,
 )
 _TAGGED = re.compile(
