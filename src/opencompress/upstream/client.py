@@ -18,7 +18,8 @@ import aiohttp
 
 from opencompress.errors import UpstreamError, UpstreamStatusError
 
-_RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
+_RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+"""Failures that happen before the upstream sent any response byte (connect, reset, stale pooled socket)."""
 
 
 @dataclass(frozen=True, kw_only=True)
