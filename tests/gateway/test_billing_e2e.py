@@ -117,6 +117,7 @@ def test_50_concurrent_requests_on_a_small_balance(gateway: Gateway) -> None:
 
 def test_client_disconnect_releases_slot_and_bills_what_was_sent(gateway: Gateway) -> None:
     seeded = gateway.seed(usd="1.00", concurrency=1)
+    aborted_before = _sim_stats(gateway)["streams_aborted"]
     body = {
         "model": "gpt-4o",
         "messages": _messages(),
@@ -135,7 +136,11 @@ def test_client_disconnect_releases_slot_and_bills_what_was_sent(gateway: Gatewa
             lines = r.iter_lines()
             received = [next(lines) for _ in range(4)]
             assert any(line.startswith("data: ") for line in received)
-        # the stream is closed here, mid-generation
+        # the stream is closed here, mid-generation: the upstream generation must be cancelled promptly
+        deadline = time.monotonic() + 2
+        while _sim_stats(gateway)["streams_aborted"] == aborted_before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _sim_stats(gateway)["streams_aborted"] == aborted_before + 1
         deadline = time.monotonic() + 5
         status = 429
         while status == 429 and time.monotonic() < deadline:
@@ -150,3 +155,9 @@ def test_client_disconnect_releases_slot_and_bills_what_was_sent(gateway: Gatewa
     cut = rows["client_disconnected"]
     assert 0 < cut.output_tokens < 400
     assert cut.charged_micros > 0
+
+
+def _sim_stats(gateway: Gateway) -> dict[str, int]:
+    with httpx.Client(timeout=10) as c:
+        stats: dict[str, int] = c.get(gateway.sim_url + "/_sim/stats").json()
+    return stats
