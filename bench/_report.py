@@ -175,4 +175,12 @@ def targets(
 def format_targets(summary: Mapping[str, Mapping[str, Any]]) -> str:
     lines = ["Targets (issue 2), gateway with compression off vs the minimal relay:"]
     lines += [f"  {_verdict(ok)}  {text}" for ok, text in targets(summary)]
+    gw, relay = summary["gateway_off"], summary["relay"]
+    if relay["c64_driver_core_util"] >= 0.9:
+        share = gw["c64_rps_per_core"] / relay["c64_rps_per_core"] if relay["c64_rps_per_core"] else math.nan
+        lines.append(
+            f"  note: the relay's c64 rate was capped by the load-generator core "
+            f"({_f(relay['c64_driver_core_util'] * 100, 0)}% busy), which flatters the requests/s share; "
+            f"per core of server CPU the gateway serves {_f(share * 100, 0)}% of the relay's rate"
+        )
     return "\n".join(lines)

@@ -106,6 +106,11 @@ def test_summary_and_targets(bench_modules: tuple[ModuleType, ModuleType]) -> No
     text = report.format_targets(summary)
     assert text.count("PASS") == 2 and text.count("FAIL") == 2
     assert "1.25x" in text and "45%" in text and "2.40x" in text
+    assert "capped" not in text
+    summary["relay"]["c64_driver_core_util"] = 0.95  # the driver core, not the relay, was the limit
+    noted = report.format_targets(summary)
+    assert "capped by the load-generator core (95% busy)" in noted
+    assert "42% of the relay's rate" in noted  # 1/0.6 vs 1/0.25 requests per CPU-ms
 
 
 def test_target_is_undefined_when_the_relay_adds_nothing(
