@@ -10,14 +10,23 @@ from typer.testing import CliRunner
 
 from opencompress.cli.compress import register
 
+NOUNS = (
+    "harbour volcano glacier orchard lighthouse monastery canal desert prairie reef "
+    "cathedral fortress vineyard quarry lagoon meadow citadel aqueduct bazaar observatory"
+).split()
+ADJECTIVES = "old green quiet famous remote windy sunny rocky vast hidden".split()
 DOCS = "\n".join(
-    f"Document [{i}](Title: Topic {i}) Topic {i} is described here in a long sentence about subject {i}. "
-    f"It has {i * 7} notable facts recorded by historians of topic {i}." * 3
-    for i in range(1, 21)
+    f"Document [{i + 1}](Title: The {noun}) The {noun} was first described by travellers long ago, "
+    f"and local records mention the {noun} in many chronicles. Visitors to the {noun} counted "
+    f"{(i + 1) * 7} notable features there. It is {' and '.join(ADJECTIVES[: i % 10 + 1])}."
+    for i, noun in enumerate(NOUNS)
 )
 MESSAGES = [
     {"role": "system", "content": "Answer using only the provided search results.\n\n" + DOCS},
-    {"role": "user", "content": "Question: how many notable facts does topic 13 have\nAnswer:"},
+    {
+        "role": "user",
+        "content": "Question: how many notable features did visitors count at the lagoon\nAnswer:",
+    },
 ]
 
 
@@ -63,7 +72,9 @@ def test_bad_input_and_bad_options_exit_non_zero(tmp_path: Path) -> None:
 
 def test_jsonl_one_line_per_request_errors_do_not_stop_the_stream() -> None:
     lines = [
-        json.dumps({"messages": MESSAGES, "query": "how many notable facts does topic 13 have"}),
+        json.dumps(
+            {"messages": MESSAGES, "query": "how many notable features did visitors count at the lagoon"}
+        ),
         "this is not json",
         "",
         json.dumps({"messages": "nope"}),
@@ -87,5 +98,8 @@ def test_jsonl_one_line_per_request_errors_do_not_stop_the_stream() -> None:
 
 def test_jsonl_rate_is_passed_to_the_policy() -> None:
     line = json.dumps({"messages": MESSAGES})
-    small = json.loads(_invoke(["compress", "--jsonl", "--rate", "0.2"], stdin=line).stdout)
-    assert small["stats"]["compressed_tokens"] <= small["stats"]["original_tokens"]
+    small = json.loads(_invoke(["compress", "--jsonl", "--rate", "0.2"], stdin=line).stdout)["stats"]
+    full = json.loads(_invoke(["compress", "--jsonl", "--rate", "1.0"], stdin=line).stdout)["stats"]
+    assert small["compressed_tokens"] < 0.5 * full["compressed_tokens"]
+    assert full["compressed_tokens"] > 0.9 * full["original_tokens"]
+    assert "documents" in small["stages_applied"] and "documents" not in full["stages_applied"]
