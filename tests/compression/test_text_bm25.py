@@ -51,3 +51,9 @@ def test_empty_inputs_do_not_crash() -> None:
     assert BM25([]).scores(["a"]) == []
     assert BM25([[]]).scores(["a"]) == [0.0]
     assert query_terms("") == []
+
+
+def test_vocabulary_restricted_index_scores_the_same() -> None:
+    docs = [index_terms(d) for d in DOCS]
+    query = query_terms("is the tower in paris higher than mount everest")
+    assert BM25(docs, vocabulary=query).scores(query) == BM25(docs).scores(query)

@@ -24,7 +24,7 @@ def select_demonstrations(
     text: str, demos: Sequence[Demo], query: list[str], keep_ratio: float, min_keep: int
 ) -> list[Demo]:
     """The demonstrations to keep, in original order."""
-    scores = BM25([index_terms(text[d.start : d.end]) for d in demos]).scores(query)
+    scores = BM25([index_terms(text[d.start : d.end]) for d in demos], vocabulary=query).scores(query)
     budget = keep_ratio * sum(d.end - d.start for d in demos)
     kept: list[int] = []
     used = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -96,10 +96,23 @@ class BM25:
     ``k1`` and ``b`` are the textbook defaults; IDF uses the non-negative ``log(1 + (N - df + .5) /
     (df + .5))`` form so a term present in every document scores ~0 instead of negative."""
 
-    def __init__(self, docs: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        docs: Sequence[Sequence[str]],
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        vocabulary: Collection[str] | None = None,
+    ) -> None:
+        """``vocabulary``: when the query is known up front, count only its terms (scores are
+        identical for that query; building the index is several times cheaper)."""
         self.k1 = k1
         self.b = b
-        self.tfs: list[Counter[str]] = [Counter(d) for d in docs]
+        if vocabulary is None:
+            self.tfs: list[Counter[str]] = [Counter(d) for d in docs]
+        else:
+            vocab = frozenset(vocabulary)
+            self.tfs = [Counter([t for t in d if t in vocab]) for d in docs]
         self.lengths = [len(d) for d in docs]
         self.avg_len = (sum(self.lengths) / len(docs)) if docs else 0.0
         df: Counter[str] = Counter()

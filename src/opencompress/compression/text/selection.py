@@ -59,8 +59,8 @@ def select_sentences(
     doc_terms: list[list[str]] = [list(h) for h in header_terms]
     for u, t in zip(units, unit_terms, strict=True):
         doc_terms[u.doc].extend(t[len(header_terms[u.doc]) :])
-    doc_scores = BM25(doc_terms).scores(query)
-    sent_scores = BM25(unit_terms).scores(query)
+    doc_scores = BM25(doc_terms, vocabulary=query).scores(query)
+    sent_scores = BM25(unit_terms, vocabulary=query).scores(query)
     d_max = max(doc_scores)
     s_max = max(sent_scores)
     if d_max <= 0.0 or s_max <= 0.0:
