@@ -1,10 +1,14 @@
 """Pure, deterministic, prefix-stable prompt compression.
 
 ``compress(messages, tools=..., policy=Policy(level=...))`` → :class:`CompressionResult`.
-No web, storage, clock or randomness: the same input gives byte-identical output.
+No web, storage, clock or randomness: the same input gives byte-identical output. When
+``result.aliases`` is non-empty, run the response stream through
+:class:`~opencompress.compression.restore.AliasRestorer` (one per choice and per tool-call index).
+``FORMAT_VERSION`` names the compressed form (send it as a response header).
 """
 
 from opencompress.compression.base import (
+    FORMAT_VERSION,
     LEVELS,
     CompressionResult,
     Level,
@@ -13,11 +17,17 @@ from opencompress.compression.base import (
     Stage,
     StageContext,
     StageStat,
+    TextInfo,
+    TextStage,
 )
 from opencompress.compression.pipeline import compress
+from opencompress.compression.policy import describe_config
+from opencompress.compression.restore import AliasRestorer
 
 __all__ = [
+    "FORMAT_VERSION",
     "LEVELS",
+    "AliasRestorer",
     "CompressionResult",
     "Level",
     "Message",
@@ -25,5 +35,8 @@ __all__ = [
     "Stage",
     "StageContext",
     "StageStat",
+    "TextInfo",
+    "TextStage",
     "compress",
+    "describe_config",
 ]

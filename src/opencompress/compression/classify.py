@@ -1,0 +1,72 @@
+"""Cheap content classification: which kind of text is this message (or text part)?
+
+WHY: the policy picks stages per content class (whitespace is not touched in code, logs are folded,
+JSON is minified …). Classification runs on every message on the hot path, so it only uses
+C-speed regex counts over the whole text and one ``json.loads`` attempt when the text starts with
+``[`` or ``{``; it never tokenizes. When in doubt it answers ``prose`` (the mildest treatment for
+the lossy stages is decided by the policy, not here).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+Kind = Literal["empty", "json", "diff", "code", "log", "documents", "fewshot", "prose"]
+KINDS: tuple[Kind, ...] = ("empty", "json", "diff", "code", "log", "documents", "fewshot", "prose")
+
+_NUMBERED = re.compile(r"^[ \t]*\d+[:|│]", re.M)
+_CODE_LINE = re.compile(
+    r"^(?:[ \t]*(?:def |class |import |from \S+ import |return\b|if |elif |else:|for |while |try:|except\b"
+    r"|with |async |await |function\b|const |let |var |#include|#define|public |private |protected "
+    r"|static |fn |func |package |using |namespace |@\w+)"
+    r"|.*[;{}][ \t]*$|(?: {4}|\t)+\S)",
+    re.M,
+)
+_LOG_LINE = re.compile(
+    r"^(?:.*\b(?:DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL|TRACE)\b"
+    r"|\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[$#>] \S"
+    r"|.*\b(?:Traceback|Requirement already satisfied|Collecting|Downloading|Installing|PASSED|FAILED)\b)",
+    re.M,
+)
+_DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d+(?:,\d+)? \+\d+|\+\+\+ |--- a/|index [0-9a-f]{7,})", re.M)
+_DOC_HEADER = re.compile(r"^(?:Document \[?\d+\]?|\[\d+\]|#{1,3} \S|Title: |Source: |Passage \d+)", re.M)
+_SHOT = re.compile(r"^(?:Q|Question|Input|Problem|Example \d+)\s*:", re.M)
+_ANSWER = re.compile(r"^(?:A|Answer|Output|Solution|Let's think)\b", re.M)
+
+
+def is_json_document(text: str) -> bool:
+    """True when the whole text (modulo surrounding whitespace) is one JSON array or object."""
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] not in "[{" or stripped[-1] not in "]}":
+        return False
+    try:
+        json.loads(stripped)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def classify(text: str) -> Kind:
+    """The content class of ``text`` (see :data:`KINDS`)."""
+    if not text or text.isspace():
+        return "empty"
+    if is_json_document(text):
+        return "json"
+    lines = text.count("\n") + 1
+    if lines >= 3 and len(_DIFF_LINE.findall(text)) >= 3:
+        return "diff"
+    nonblank = max(1, lines - text.count("\n\n"))
+    numbered = len(_NUMBERED.findall(text))
+    code = len(_CODE_LINE.findall(text))
+    log = len(_LOG_LINE.findall(text))
+    if lines >= 4 and len(_SHOT.findall(text)) >= 3 and len(_ANSWER.findall(text)) >= 3:
+        return "fewshot"
+    if len(_DOC_HEADER.findall(text)) >= 3 and len(text) >= 1500:
+        return "documents"
+    if numbered * 2 >= nonblank or (lines >= 3 and code * 2 >= nonblank and code > log):
+        return "code"
+    if lines >= 3 and log * 3 >= nonblank:
+        return "log"
+    return "prose"

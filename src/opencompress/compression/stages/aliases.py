@@ -1,0 +1,251 @@
+"""Long-string aliasing with an append-only legend (balanced and up).
+
+Long repeated strings — file paths, URLs and their directory prefixes, and whole repeated prose
+lines (tool boilerplate) — are replaced by fixed-width aliases ``§AA``, ``§AB`` … (``§`` plus two
+capital letters: one sigil token plus one letter-pair token in o200k for almost every pair, and
+fixed width so a stream restorer knows when an alias is complete). The message that first uses an
+alias carries its definition at the top, one line each: ``§AA = /very/long/path``.
+
+Prefix stability: the conversation is processed in order and every decision for a text uses only
+that text and the texts before it (occurrence counts so far, aliases defined so far). So a message
+compresses to the same bytes whatever follows it, and the legend only ever grows at the end. Alias
+codes are handed out in first-definition order, hence deterministic.
+
+Accepted only where it pays: a string needs at least ``min_tokens`` o200k tokens and at least
+``min_count`` occurrences so far (this text included); a *new* alias must pay for its legend line
+in this text (``occurrences × (tok(s) − alias) > tok(s) + legend overhead``), or be a string already
+seen ``min_count`` times before this text while the text as a whole still gets shorter. Only the
+small candidate strings are tokenized, never whole messages.
+
+Never aliased: JSON documents (keys or values), assistant turns, ``tool_calls``, tool schemas, and
+any occurrence touching a quote character (quoted strings stay verbatim). If the sigil ``§`` shows
+up in the conversation itself, no new aliasing happens from there on (an original ``§AB`` could not
+be told apart from an alias).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from opencompress.compression.base import Message, StageContext
+from opencompress.tokens import count_text
+
+SIGIL = "§"
+CODES: tuple[str, ...] = tuple(SIGIL + a + b for a in string.ascii_uppercase for b in string.ascii_uppercase)
+ALIAS_TOKENS = 2
+"""o200k tokens of an alias in running text (`` §`` + letter pair); a few pairs cost 3."""
+LEGEND_OVERHEAD = 5
+"""Tokens of a legend line besides the original string: newline, alias (2), `` =``, margin."""
+
+_ATOM = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*/[^\s\"'`()\[\]{}<>,;|=]*")
+_QUOTES = "\"'`"
+_TRAIL = ".:!?"
+_NUMBERED = re.compile(r"^\s*\d+[:|]")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_NOT_PROSE = re.compile(r"[/\\=\[\]{}<>;\"`|]")
+
+
+@lru_cache(maxsize=65536)
+def tokens(text: str) -> int:
+    return count_text(text)
+
+
+@dataclass
+class AliasState:
+    counts: Counter[str] = field(default_factory=Counter)
+    aliases: dict[str, str] = field(default_factory=dict)
+    """original text → alias code, in definition order."""
+    disabled: bool = False
+
+    def copy(self) -> AliasState:
+        return AliasState(counts=Counter(self.counts), aliases=dict(self.aliases), disabled=self.disabled)
+
+    def mapping(self) -> dict[str, str]:
+        """alias → original text (what the stream restorer needs)."""
+        return {code: text for text, code in self.aliases.items()}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    text: str
+    new: tuple[tuple[str, str], ...] = ()
+    """(original, code) pairs this text defines; committed only if the pipeline keeps the text."""
+
+
+def _atoms(text: str) -> Iterable[str]:
+    """Path/URL atoms not touching a quote, and their directory prefixes."""
+    for m in _ATOM.finditer(text):
+        start, end = m.span()
+        if (start and text[start - 1] in _QUOTES) or (end < len(text) and text[end] in _QUOTES):
+            continue
+        atom = m.group(0).rstrip(_TRAIL)
+        if len(atom) < 12 or SIGIL in atom:
+            continue
+        yield atom
+        cut = atom.find("/", 1)
+        while cut > 0:
+            prefix = atom[:cut]
+            if len(prefix) >= 12 and not prefix.endswith(":") and not prefix.endswith("/"):
+                yield prefix
+            cut = atom.find("/", cut + 1)
+
+
+def _prose_lines(text: str) -> Iterable[str]:
+    """Whole lines worth aliasing: long prose sentences (tool boilerplate), never code, paths
+    (those get atom aliases) or anything quoted."""
+    for line in text.split("\n"):
+        s = line.strip()
+        if (
+            len(s) >= 48
+            and SIGIL not in s
+            and not _NUMBERED.match(s)
+            and not _NOT_PROSE.search(s)
+            and len(_WORD.findall(s)) >= 6
+        ):
+            yield s
+
+
+@lru_cache(maxsize=4096)
+def _pattern(atoms: tuple[str, ...], lines: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for this text's aliased strings: whole lines first, then path atoms (longest
+    first) that start after a delimiter and end before one or at a ``/`` (directory prefix)."""
+    parts: list[str] = []
+    if lines:
+        alt = "|".join(re.escape(s) for s in lines)
+        parts.append(rf"^(?P<ind>[ \t]*)(?P<line>{alt})[ \t]*$")
+    if atoms:
+        alt = "|".join(re.escape(s) for s in sorted(atoms, key=lambda s: (-len(s), s)))
+        parts.append(rf"(?<![^\s(\[{{<,;|=])(?P<atom>{alt})(?=[\s)\]}}>,;|=/]|[.:!?](?:\s|$)|$)")
+    return re.compile("|".join(parts), re.M)
+
+
+class Aliases:
+    name = "aliases"
+
+    def __init__(self, *, min_tokens: int = 4, min_count: int = 3, lines: bool = True) -> None:
+        self.min_tokens = min_tokens
+        self.min_count = min_count
+        self.lines = lines
+
+    @staticmethod
+    def new_state() -> AliasState:
+        return AliasState()
+
+    def candidates(self, text: str) -> Counter[str]:
+        """Candidate strings of ``text`` with their occurrence counts. Path atoms never contain
+        whitespace and prose lines always do, so one counter holds both kinds unambiguously."""
+        if "/" in text:
+            found: Counter[str] = Counter(_atoms(text))
+        else:
+            found = Counter()
+        if self.lines:
+            found.update(_prose_lines(text))
+        return found
+
+    def observe(self, state: AliasState, text: str) -> Counter[str]:
+        """Count this text's candidates into the state (every role counts as evidence)."""
+        if SIGIL in text:
+            state.disabled = True
+        found = self.candidates(text)
+        state.counts.update(found)
+        return found
+
+    def rewrite(self, state: AliasState, text: str, found: Counter[str]) -> Rewrite:
+        """The aliased form of ``text`` given the state *after* :meth:`observe` (state is read only)."""
+        if state.disabled or not found:
+            return Rewrite(text)
+        result = self._rewrite(state, text, found, amortize=True)
+        if result is None:
+            result = self._rewrite(state, text, found, amortize=False)
+        return result or Rewrite(text)
+
+    def _rewrite(
+        self, state: AliasState, text: str, found: Counter[str], *, amortize: bool
+    ) -> Rewrite | None:
+        chosen = self._choose(state, found, amortize=amortize)
+        if not chosen:
+            return None
+        codes = dict(state.aliases)
+        fresh: list[tuple[str, str]] = []
+        for s in chosen:
+            if s not in codes:
+                if len(codes) >= len(CODES):
+                    continue
+                codes[s] = CODES[len(codes)]
+                fresh.append((s, codes[s]))
+        atoms = tuple(sorted(s for s in chosen if s in codes and " " not in s))
+        lines = tuple(sorted(s for s in chosen if s in codes and " " in s))
+        used: Counter[str] = Counter()
+
+        def sub(m: re.Match[str]) -> str:
+            line = m.group("line") if lines else None
+            if line is not None:
+                used[line] += 1
+                return m.group("ind") + codes[line]
+            atom = m.group("atom")
+            used[atom] += 1
+            return codes[atom]
+
+        body = _pattern(atoms, lines).sub(sub, text)
+        new = tuple((s, c) for s, c in fresh if used[s])
+        saved = sum(n * (tokens(s) - ALIAS_TOKENS) for s, n in used.items())
+        saved -= sum(tokens(s) + LEGEND_OVERHEAD for s, _ in new)
+        if saved <= 0:
+            return None
+        legend = "".join(f"{c} = {s}\n" for s, c in new)
+        return Rewrite(legend + body, new)
+
+    def _choose(self, state: AliasState, found: Counter[str], *, amortize: bool) -> list[str]:
+        """Pick strings for this text, longest first, so a directory prefix only gets the
+        occurrences its longer paths did not take."""
+        chosen: list[str] = []
+        prior = state.counts
+        for s in sorted(found, key=lambda x: (-len(x), x)):
+            occ = found[s] - sum(
+                found[t] for t in chosen if t.startswith(s) and t[len(s) : len(s) + 1] == "/"
+            )
+            if occ <= 0:
+                continue
+            if s in state.aliases:
+                chosen.append(s)
+                continue
+            if prior[s] < self.min_count:
+                continue
+            tok = tokens(s)
+            if tok < self.min_tokens:
+                continue
+            gain = occ * (tok - ALIAS_TOKENS) - (tok + LEGEND_OVERHEAD)
+            recurring = prior[s] - found[s] >= self.min_count - 1
+            if gain > 0 or (amortize and recurring and occ * (tok - ALIAS_TOKENS) > LEGEND_OVERHEAD):
+                chosen.append(s)
+        return chosen
+
+    @staticmethod
+    def commit(state: AliasState, rewrite: Rewrite) -> None:
+        for s, code in rewrite.new:
+            state.aliases[s] = code
+
+    def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
+        """Standalone use: alias every non-assistant, non-JSON string content in order."""
+        state = self.new_state()
+        out: list[Message] = []
+        for m in messages:
+            content = m.get("content") if isinstance(m, dict) else None
+            if not isinstance(content, str):
+                out.append(m)
+                continue
+            found = self.observe(state, content)
+            if m.get("role") == "assistant" or content.lstrip()[:1] in ("{", "["):
+                out.append(m)
+                continue
+            rw = self.rewrite(state, content, found)
+            if rw.text != content and len(rw.text) < len(content):
+                self.commit(state, rw)
+                m = {**m, "content": rw.text}
+            out.append(m)
+        return out

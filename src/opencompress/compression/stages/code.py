@@ -1,0 +1,160 @@
+"""Code comment stripping (aggressive level only), where it is provably safe.
+
+Comments are prose for humans; the model rarely needs them to edit or call code, and they are
+often a third of a source file. Identifiers, strings and line structure are never touched:
+
+* **Python** goes through the standard ``tokenize`` module, so a ``#`` inside a string is never
+  mistaken for a comment; text that does not tokenize is left alone.
+* **C-family** (C, C++, C#, Java, Go, JavaScript, TypeScript, Kotlin, Swift) goes through a small
+  lexer that knows ``"…"``, ``'…'`` and `` `…` `` strings and ``//`` / ``/* */`` comments. Code
+  where that lexer could be wrong is skipped: JavaScript regex literals, C++ raw strings, triple-quoted
+  strings, or any text the lexer does not end cleanly.
+
+Kept always: shebangs, encoding lines, ``# type:`` / ``noqa`` / ``pragma`` / ``fmt:`` and other tool
+directives, ``//go:`` / ``// @ts-`` / ``eslint`` / ``/*!`` / ``@license`` comments. Only fenced blocks
+with a known language tag and whole texts that look like Python are touched; file views with
+line-number prefixes are not (the model edits them by line number).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+
+_FENCE = re.compile(r"^([ \t]*)(```|~~~)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^\1\2[ \t]*$", re.S | re.M)
+_PY_KEEP = re.compile(
+    r"#!|#\s*(?:-\*-|(?:vim?|coding)[:=]|type:|noqa|pragma|fmt:|pylint:|mypy:|isort:|pyright:|ruff:|nosec)"
+)
+_C_KEEP = re.compile(
+    r"/\*!|//\s*(?:go:|\+build|@ts-|eslint|prettier|nolint|#region|#endregion)|@license|@preserve"
+)
+_NUMBERED = re.compile(r"^[ \t]*\d+[:|]", re.M)
+_PY_HINT = re.compile(r"^[ \t]*(?:def |class |import |from \S+ import |if __name__)", re.M)
+_JS_REGEX = re.compile(r"[(,=:\[!&|?{};]\s*/[^/*\s]")
+PYTHON = frozenset({"python", "py", "python3", "py3"})
+C_FAMILY = frozenset(
+    {"c", "h", "cpp", "c++", "cc", "hpp", "cs", "csharp", "java", "go", "golang", "kotlin", "kt", "swift"}
+    | {"js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"}
+)
+_JS = frozenset({"js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"})
+
+
+def strip_python(src: str) -> str | None:
+    """``src`` without comments (directives kept), or None when it does not tokenize."""
+    try:
+        comments = [
+            tok.start
+            for tok in tokenize.generate_tokens(io.StringIO(src).readline)
+            if tok.type == tokenize.COMMENT and not _PY_KEEP.match(tok.string)
+        ]
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    if not comments:
+        return None
+    lines = src.split("\n")
+    drop: set[int] = set()
+    for row, col in comments:
+        before = lines[row - 1][:col].rstrip()
+        if before:
+            lines[row - 1] = before
+        else:
+            drop.add(row - 1)
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def strip_c_family(  # noqa: C901 - one linear scanner over the C-family lexical states
+    src: str, lang: str
+) -> str | None:
+    """``src`` without ``//`` and ``/* */`` comments, or None when the lexer could be wrong."""
+    if 'R"' in src or '"""' in src or (lang in _JS and _JS_REGEX.search(src)):
+        return None
+    out: list[str] = []
+    i, n = 0, len(src)
+    changed = False
+    while i < n:
+        c = src[i]
+        if c in "\"'`":
+            j = i + 1
+            while j < n and src[j] != c:
+                if src[j] == "\\":
+                    j += 1
+                elif src[j] == "\n" and c != "`":
+                    return None
+                j += 1
+            if j >= n:
+                return None
+            out.append(src[i : j + 1])
+            i = j + 1
+        elif src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            if _C_KEEP.match(src, i):
+                out.append(src[i:j])
+            else:
+                changed = True
+            i = j
+        elif src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            if j < 0:
+                return None
+            if _C_KEEP.search(src, i, j + 2):
+                out.append(src[i : j + 2])
+            else:
+                out.append("\n" * src.count("\n", i, j))  # keep the line structure
+                changed = True
+            i = j + 2
+        else:
+            j = i
+            while j < n and src[j] not in "\"'`/":
+                j += 1
+            if j == i:
+                j += 1
+            out.append(src[i:j])
+            i = j
+    if not changed:
+        return None
+    lines = "".join(out).split("\n")
+    before = src.split("\n")
+    if len(lines) != len(before):
+        return None
+    kept = [new.rstrip() for new, old in zip(lines, before, strict=True) if new.strip() or not old.strip()]
+    return "\n".join(kept)
+
+
+def strip_block(code: str, lang: str) -> str | None:
+    lang = lang.lower()
+    if lang in PYTHON:
+        return strip_python(code)
+    if lang in C_FAMILY:
+        return strip_c_family(code, lang)
+    return None
+
+
+class CodeComments:
+    name = "code_comments"
+
+    def transform(self, text: str, info: TextInfo) -> str:
+        if info.small or _NUMBERED.search(text):
+            return text
+        if info.kind == "code" and "```" not in text and _PY_HINT.search(text):
+            return strip_python(text) or text
+        if "```" not in text and "~~~" not in text:
+            return text
+
+        def one(m: re.Match[str]) -> str:
+            body = m.group(4)
+            new = strip_block(body.rstrip("\n"), m.group(3))
+            if new is None:
+                return m.group(0)
+            start = m.start(4) - m.start(0)
+            end = m.end(4) - m.start(0)
+            whole = m.group(0)
+            return whole[:start] + new + "\n" + whole[end:]
+
+        return _FENCE.sub(one, text)
+
+    def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
+        return apply_text_stage(self, messages, small_chars=800)

@@ -1,0 +1,167 @@
+"""Exact-duplicate folding with back-references that only point backwards (lossless level).
+
+Two granularities, both decided from earlier text only, so a message's compressed form depends on
+the messages before it and never on what comes after (prefix stability):
+
+* **whole texts** — a tool result or long user/system text identical to an earlier one becomes
+  ``[… identical to the earlier result of tool call <id> …]`` (or to an earlier message, quoted by
+  its first line). Agents re-run the same command and re-open the same file all the time.
+* **line blocks** — a run of at least ``min_block_lines`` lines that already appeared, in the same
+  order, earlier in the conversation (or earlier in the same text) keeps its first and last line and
+  the middle becomes ``[… N lines repeated from above …]``. File views re-shown after an edit, the
+  "original code before your edit" block of a failed edit, repeated instructions.
+
+Nothing is lost: the elided text is still verbatim in the earlier occurrence, so every answer and
+every number remains in the prompt. Assistant turns are indexed as sources but never rewritten,
+JSON documents only get the whole-text fold (a block fold would break their validity), and blocks
+never span a code fence line (that would unbalance the fences).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from opencompress.compression.base import Message, StageContext
+
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)")
+_BOUNDARY = "\x00"  # separates texts in the line index; never equal to a real line
+_MAX_CANDIDATES = 6
+_SNIPPET = 60
+
+
+@dataclass
+class DedupState:
+    """Everything seen so far. Cheap to copy: positions are stored as immutable tuples."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    where: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def copy(self) -> DedupState:
+        return DedupState(texts=dict(self.texts), lines=list(self.lines), where=dict(self.where))
+
+
+def whole_marker(label: str) -> str:
+    return f"[… identical to {label} …]"
+
+
+def block_marker(count: int) -> str:
+    return f"[… {count} lines repeated from above …]"
+
+
+def describe(role: str, text: str, tool_call_id: str | None) -> str:
+    """How a later duplicate refers to this text: by tool call id, else by its first line."""
+    if tool_call_id:
+        return f"the earlier result of tool call {tool_call_id}"
+    first = text.strip().split("\n", 1)[0].strip()
+    if len(first) > _SNIPPET:
+        first = first[:_SNIPPET].rstrip() + "…"
+    who = role if role in ("user", "system", "tool", "assistant", "developer") else "earlier"
+    return f'the earlier {who} message starting "{first}"'
+
+
+class Dedup:
+    """Whole-text duplicates (``dedup``) and repeated line blocks (``dedup_blocks``)."""
+
+    name = "dedup"
+    block_name = "dedup_blocks"
+
+    def __init__(
+        self,
+        *,
+        min_chars: int = 200,
+        min_block_lines: int = 4,
+        min_block_chars: int = 120,
+        significant_chars: int = 8,
+    ) -> None:
+        self.min_chars = min_chars
+        self.min_block_lines = min_block_lines
+        self.min_block_chars = min_block_chars
+        self.significant_chars = significant_chars
+
+    @staticmethod
+    def new_state() -> DedupState:
+        return DedupState()
+
+    def fold_whole(self, state: DedupState, text: str) -> str:
+        if len(text) < self.min_chars:
+            return text
+        label = state.texts.get(text)
+        return whole_marker(label) if label is not None else text
+
+    def fold_blocks(self, state: DedupState, text: str) -> str:
+        """``text`` with repeated line blocks elided (``state`` is only read)."""
+        cur = text.split("\n")
+        n = len(cur)
+        if n < self.min_block_lines:
+            return text
+        glines = state.lines
+        where = state.where
+        base = len(glines)
+        local: dict[str, list[int]] = {}
+        out: list[str] = []
+        changed = False
+        i = 0
+        while i < n:
+            line = cur[i]
+            best_len = 0
+            if len(line.strip()) >= self.significant_chars:
+                cands = list(where.get(line, ()))
+                cands.extend(base + k for k in local.get(line, ())[-_MAX_CANDIDATES:])
+                for p in cands:
+                    k = 1
+                    while i + k < n and not _FENCE.match(cur[i + k]):
+                        q = p + k
+                        src = glines[q] if q < base else cur[q - base]
+                        if q >= base + i or src != cur[i + k]:
+                            break
+                        k += 1
+                    best_len = max(best_len, k)
+            if best_len >= self.min_block_lines:
+                middle = cur[i + 1 : i + best_len - 1]
+                if sum(len(x) + 1 for x in middle) >= self.min_block_chars:
+                    out.append(line)
+                    out.append(block_marker(len(middle)))
+                    out.append(cur[i + best_len - 1])
+                    for k in range(i, i + best_len):
+                        local.setdefault(cur[k], []).append(k)
+                    i += best_len
+                    changed = True
+                    continue
+            out.append(line)
+            local.setdefault(line, []).append(i)
+            i += 1
+        return "\n".join(out) if changed else text
+
+    def index(self, state: DedupState, text: str, label: str) -> None:
+        """Record ``text`` (as the model will see its earlier occurrence) for later back-references."""
+        if len(text) >= self.min_chars and text not in state.texts:
+            state.texts[text] = label
+        glines = state.lines
+        where = state.where
+        for line in text.split("\n"):
+            if len(line.strip()) >= self.significant_chars:
+                where[line] = (where.get(line, ()) + (len(glines),))[-_MAX_CANDIDATES:]
+            glines.append(line)
+        glines.append(_BOUNDARY)
+
+    def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
+        """Standalone use: fold every non-assistant string content against what precedes it."""
+        state = self.new_state()
+        out: list[Message] = []
+        for m in messages:
+            content = m.get("content") if isinstance(m, dict) else None
+            if not isinstance(content, str):
+                out.append(m)
+                continue
+            role = str(m.get("role", ""))
+            new = content
+            if role != "assistant":
+                new = self.fold_whole(state, content)
+                if new == content:
+                    new = self.fold_blocks(state, content)
+            call_id = m.get("tool_call_id")
+            self.index(state, content, describe(role, content, call_id if isinstance(call_id, str) else None))
+            out.append(m if new == content else {**m, "content": new})
+        return out

@@ -1,0 +1,109 @@
+"""Folding runs of near-identical log / shell lines (balanced and up).
+
+A run is at least ``min_run`` consecutive lines that each look like the run's first line: equal, or
+equal once digits are masked (progress, timestamps, counters), or the same number of words with at
+least ``similarity`` of the word positions equal (``Requirement already satisfied: X in P (V)``).
+The first and last line of a run are kept, and so is **every** line that mentions an error, a
+warning, a failure, an exception or a traceback (case-insensitive), because that one different line
+is usually why the log is in the prompt. Each stretch of at least two dropped lines becomes
+``[… N similar lines …]``.
+
+Lines that carry a line-number prefix (``12: code`` file views) and fenced code are never folded:
+those are code the model may edit by line number, not log noise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+
+_KEEP = re.compile(r"error|warn|fail|exception|traceback|fatal|panic", re.I)
+_NUMBERED = re.compile(r"^[ \t]*\d+[:|│]")
+_DIGITS = re.compile(r"\d+")
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)")
+_FOLDABLE_KINDS = frozenset({"log", "prose", "documents"})
+
+
+def marker(count: int) -> str:
+    return f"[… {count} similar lines …]"
+
+
+def _shape(line: str) -> str:
+    return _DIGITS.sub("0", line)
+
+
+class LogFold:
+    name = "log_fold"
+
+    def __init__(self, *, min_run: int = 6, similarity: float = 0.6) -> None:
+        self.min_run = min_run
+        self.similarity = similarity
+
+    def similar(self, anchor: str, line: str) -> bool:
+        if line == anchor:
+            return True
+        if not line.strip() or _NUMBERED.match(line):
+            return False
+        if _shape(line) == _shape(anchor):
+            return True
+        a, b = anchor.split(), line.split()
+        if len(a) != len(b) or len(a) < 3 or a[0] != b[0]:
+            return False
+        same = sum(1 for x, y in zip(a, b, strict=True) if x == y)
+        return same >= 2 and same >= self.similarity * len(a)
+
+    def transform(self, text: str, info: TextInfo) -> str:
+        if info.small or info.kind not in _FOLDABLE_KINDS or text.count("\n") < self.min_run:
+            return text
+        return self.fold(text)
+
+    def fold(self, text: str) -> str:
+        lines = text.split("\n")
+        out: list[str] = []
+        changed = False
+        in_fence = False
+        i, n = 0, len(lines)
+        while i < n:
+            line = lines[i]
+            if _FENCE.match(line):
+                in_fence = not in_fence
+            if in_fence or not line.strip() or _NUMBERED.match(line):
+                out.append(line)
+                i += 1
+                continue
+            j = i + 1
+            while j < n and not _FENCE.match(lines[j]) and self.similar(line, lines[j]):
+                j += 1
+            if j - i >= self.min_run:
+                out.extend(self._fold_run(lines[i:j]))
+                changed = True
+            else:
+                out.extend(lines[i:j])
+            i = j
+        return "\n".join(out) if changed else text
+
+    @staticmethod
+    def _fold_run(run: list[str]) -> list[str]:
+        kept: list[str] = [run[0]]
+        dropped = 0
+        last = len(run) - 1
+        for k in range(1, last):
+            if _KEEP.search(run[k]):
+                if dropped == 1:
+                    kept.append(run[k - 1])
+                elif dropped:
+                    kept.append(marker(dropped))
+                dropped = 0
+                kept.append(run[k])
+            else:
+                dropped += 1
+        if dropped == 1:
+            kept.append(run[last - 1])
+        elif dropped:
+            kept.append(marker(dropped))
+        kept.append(run[last])
+        return kept
+
+    def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
+        return apply_text_stage(self, messages, small_chars=800)
