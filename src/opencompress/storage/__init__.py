@@ -42,15 +42,34 @@ def sqlite_path(url: str) -> str:
 
 
 def open_storage(url: str) -> Storage:
-    """Open (lazily: no I/O happens until the first call) the backend a database URL names."""
+    """Open (lazily: no I/O happens until the first call) the backend a database URL names.
+
+    ``sqlite:///…`` → :class:`SqliteStorage`; ``postgresql://…`` or ``postgres://…`` (optionally
+    ``postgresql+psycopg://``) → :class:`opencompress.storage.postgres.PostgresStorage`.
+    """
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
         return SqliteStorage(sqlite_path(url))
     if scheme.split("+")[0] in ("postgresql", "postgres"):
-        raise UnsupportedDatabaseURL("PostgreSQL backend not installed yet; use a sqlite:/// URL for now")
+        return _postgres(url)
     raise UnsupportedDatabaseURL(
         f"unsupported database URL scheme {scheme!r}: use sqlite:///relative.db or sqlite:////absolute/path.db"
     )
+
+
+def _postgres(url: str) -> Storage:
+    """Import the PostgreSQL backend only when asked for, so SQLite installs need no psycopg."""
+    try:
+        from opencompress.storage.postgres import PostgresStorage
+    except ImportError as exc:
+        raise UnsupportedDatabaseURL(
+            "PostgreSQL URLs need the optional dependencies: install the `postgres` extra "
+            "(pip install 'opencompress[postgres]' or uv sync --extra postgres)"
+        ) from exc
+    try:
+        return PostgresStorage(url)
+    except ValueError as exc:
+        raise UnsupportedDatabaseURL(str(exc)) from exc
 
 
 __all__ = [
