@@ -83,9 +83,13 @@ async def _sleep_unless_disconnected(request: Request, state: SimState, seconds:
     """Sleep before sending any byte; returns "elapsed", "disconnected" or "closing"."""
     sleeper = asyncio.ensure_future(state.pause(seconds))
     watcher = asyncio.ensure_future(_wait_disconnect(request.receive))
-    done, pending = await asyncio.wait({sleeper, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
+    state.count("held_requests")
+    try:
+        done, pending = await asyncio.wait({sleeper, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        state.count("held_requests", -1)
+        for task in (sleeper, watcher):
+            task.cancel()
     if watcher in done:
         return "disconnected"
     return "elapsed" if sleeper.result() else "closing"

@@ -23,6 +23,9 @@ from opencompress.simulator.openai_errors import invalid_request
 from opencompress.simulator.tools import fill_schema
 from opencompress.tokens import count_messages, count_text, get_encoding
 
+# Spelled out: get_encoding() is lru_cached, so a bare call would build a second copy of the ranks.
+ENCODING = "o200k_base"
+
 MAX_N = 128
 _WORDS = re.compile(r"\S+")
 
@@ -219,7 +222,7 @@ def _text_choice(index: int, text: str, limit: int | None, stops: Sequence[str])
 
 def truncate_tokens(text: str, limit: int) -> tuple[str, bool]:
     """The longest prefix of ``text`` that is at most ``limit`` o200k tokens, cut on token boundaries."""
-    enc = get_encoding()
+    enc = get_encoding(ENCODING)
     tokens = enc.encode_ordinary(text)
     if len(tokens) <= limit:
         return text, False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from opencompress.simulator.generate import ChoicePlan, Plan
+from opencompress.simulator.generate import ENCODING, ChoicePlan, Plan
 from opencompress.simulator.ids import SYSTEM_FINGERPRINT
 from opencompress.tokens import get_encoding
 
@@ -37,7 +37,7 @@ def token_pieces(text: str, groups: tuple[int, ...]) -> list[str]:
     A piece is only closed on a valid UTF-8 boundary, so multi-byte characters split across tokens
     are never emitted half-way (real streams never contain broken characters either).
     """
-    enc = get_encoding()
+    enc = get_encoding(ENCODING)
     pieces: list[str] = []
     buffer = b""
     in_buffer = 0

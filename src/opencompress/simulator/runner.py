@@ -23,8 +23,10 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from opencompress.simulator.app import create_app, get_state
+from opencompress.simulator.generate import ENCODING
 from opencompress.simulator.replay import default_recordings_dir
 from opencompress.simulator.state import SimState
+from opencompress.tokens import get_encoding
 
 AUTO: Literal["auto"] = "auto"
 RecordingsArg = str | Path | None | Literal["auto"]
@@ -59,7 +61,9 @@ def _build(app: Starlette | None, recordings_dir: RecordingsArg, app_kwargs: dic
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP,
+    # and without it every response waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
@@ -137,6 +141,7 @@ class SimulatorThread:
             self._error = exc
 
     def start(self) -> SimulatorThread:
+        get_encoding(ENCODING)  # load the ranks now, not inside the first request (~0.5 s)
         self.state.reopen()
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -213,6 +218,7 @@ async def start_in_loop(
 ) -> RunningSimulator:
     """Start the simulator as a task in the running loop; returns once it accepts connections."""
     built = _build(app, recordings_dir, app_kwargs)
+    await asyncio.to_thread(get_encoding, ENCODING)  # off the loop: the host keeps serving meanwhile
     get_state(built).reopen()
     sock = _bind(host, port)
     real_port: int = sock.getsockname()[1]

@@ -35,7 +35,10 @@ COUNTERS = (
     "streams_aborted",
     "streams_dropped",
     "active_streams",
+    "held_requests",
 )
+
+GAUGES = ("active_streams", "held_requests")
 
 
 def key_fingerprint(secret: str) -> str:
@@ -119,13 +122,13 @@ class SimState:
             return dict(self._counters)
 
     def clear(self) -> None:
-        """Forget logged requests and zero the counters (``active_streams`` keeps its live value)."""
+        """Forget logged requests and zero the counters (the live gauges keep their values)."""
         with self._lock:
-            active = self._counters["active_streams"]
+            gauges = {name: self._counters[name] for name in GAUGES}
             self._log.clear()
             self._clients.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
-            self._counters["active_streams"] = active
+            self._counters.update(gauges)
 
     # -- global fault queue -----------------------------------------------------------------------
     def set_fault(self, spec: SimulateSpec, count: int) -> None:
