@@ -3,7 +3,7 @@
 Used by ``opencompress serve`` when no upstream is configured and by the test suite as the
 gateway's upstream. It answers chat completions deterministically in OpenAI's exact wire format,
 replays real-provider recordings byte for byte and injects faults on request (the ``simulate``
-body field, or ``POST /_sim/fault``). See ``docs`` in :mod:`opencompress.simulator.faults`.
+body field, or ``POST /_sim/fault``); the field's contract is in :mod:`opencompress.simulator.faults`.
 """
 
 from opencompress.simulator.app import create_app, get_state

@@ -4,6 +4,24 @@ Tests drive the simulator *through* the gateway, which forwards unknown body fie
 the whole control surface is one JSON object in the request body (``extra_body={"simulate": …}``
 with the openai SDK). Unknown keys and fault names are rejected with a 400 so a typo in a test
 fails loudly instead of silently testing the happy path.
+
+Contract (every key optional)::
+
+    replay        "openai/chat_stream_tool_call.sse"  recording path relative to recordings_dir
+    fault         status | timeout | drop | garbage | no_done | error_event | slow | hang_after
+    status        HTTP status for fault=status (default 500); for .json replays overrides the status
+    retry_after   seconds for the Retry-After header on 429s (default 1)
+    message       error message for status / error_event
+    delay_s       timeout: wait before any byte (30); slow: extra pause per event (0.2);
+                  hang_after: stall length (30)
+    after_chunks  drop / error_event / hang_after: SSE data events sent first (default 3, the role
+                  chunk counts); non-streaming drop/hang_after send half the JSON body instead
+    body          raw body for fault=garbage
+    latency_s     pause before each SSE event (once before a non-streaming body)
+
+Faults ``status`` and ``timeout`` happen before any byte; the others shape the body. A fault armed
+with ``POST /_sim/fault`` (same keys plus ``count``) applies to requests naming neither a fault nor
+a replay of their own.
 """
 
 from __future__ import annotations
