@@ -17,23 +17,27 @@ Kind = Literal["empty", "json", "diff", "code", "log", "documents", "fewshot", "
 KINDS: tuple[Kind, ...] = ("empty", "json", "diff", "code", "log", "documents", "fewshot", "prose")
 
 _NUMBERED = re.compile(r"^[ \t]*\d+[:|│]", re.M)
-_CODE_LINE = re.compile(
-    r"^(?:[ \t]*(?:def |class |import |from \S+ import |return\b|if |elif |else:|for |while |try:|except\b"
+_CODE_START = re.compile(
+    r"^[ \t]*(?:def |class |import |from \S+ import |return\b|if |elif |else:|for |while |try:|except\b"
     r"|with |async |await |function\b|const |let |var |#include|#define|public |private |protected "
-    r"|static |fn |func |package |using |namespace |@\w+)"
-    r"|.*[;{}][ \t]*$|(?: {4}|\t)+\S)",
+    r"|static |fn |func |package |using |namespace |@\w+)",
     re.M,
 )
-_LOG_LINE = re.compile(
-    r"^(?:.*\b(?:DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL|TRACE)\b"
-    r"|\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[$#>] \S"
-    r"|.*\b(?:Traceback|Requirement already satisfied|Collecting|Downloading|Installing|PASSED|FAILED)\b)",
-    re.M,
+_CODE_END = re.compile(r"[;{}][ \t]*$", re.M)
+_INDENTED = re.compile(r"^(?: {4}|\t)+\S", re.M)
+_LOG_WORD = re.compile(
+    r"\b(?:DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL|TRACE|Traceback|PASSED|FAILED"
+    r"|Requirement already satisfied|Collecting|Downloading|Installing)\b"
 )
+_LOG_START = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[$#>] \S)", re.M)
 _DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d+(?:,\d+)? \+\d+|\+\+\+ |--- a/|index [0-9a-f]{7,})", re.M)
 _DOC_HEADER = re.compile(r"^(?:Document \[?\d+\]?|\[\d+\]|#{1,3} \S|Title: |Source: |Passage \d+)", re.M)
 _SHOT = re.compile(r"^(?:Q|Question|Input|Problem|Example \d+)\s*:", re.M)
 _ANSWER = re.compile(r"^(?:A|Answer|Output|Solution|Let's think)\b", re.M)
+SAMPLE_HEAD = 6000
+SAMPLE_TAIL = 2000
+"""Line-shape counts are taken on the head and tail of long texts: the class of a 1 MB log is
+clear from its first and last pages, and the hot path must not scan megabytes six times."""
 
 
 def is_json_document(text: str) -> bool:
@@ -54,17 +58,19 @@ def classify(text: str) -> Kind:
         return "empty"
     if is_json_document(text):
         return "json"
+    if len(text) >= 1500 and len(_DOC_HEADER.findall(text)) >= 3:
+        return "documents"
+    if len(text) > SAMPLE_HEAD + SAMPLE_TAIL:
+        text = text[:SAMPLE_HEAD] + "\n" + text[-SAMPLE_TAIL:]
     lines = text.count("\n") + 1
     if lines >= 3 and len(_DIFF_LINE.findall(text)) >= 3:
         return "diff"
-    nonblank = max(1, lines - text.count("\n\n"))
-    numbered = len(_NUMBERED.findall(text))
-    code = len(_CODE_LINE.findall(text))
-    log = len(_LOG_LINE.findall(text))
     if lines >= 4 and len(_SHOT.findall(text)) >= 3 and len(_ANSWER.findall(text)) >= 3:
         return "fewshot"
-    if len(_DOC_HEADER.findall(text)) >= 3 and len(text) >= 1500:
-        return "documents"
+    nonblank = max(1, lines - text.count("\n\n"))
+    numbered = len(_NUMBERED.findall(text))
+    code = len(_CODE_START.findall(text)) + len(_CODE_END.findall(text)) + len(_INDENTED.findall(text))
+    log = len(_LOG_WORD.findall(text)) + len(_LOG_START.findall(text))
     if numbered * 2 >= nonblank or (lines >= 3 and code * 2 >= nonblank and code > log):
         return "code"
     if lines >= 3 and log * 3 >= nonblank:

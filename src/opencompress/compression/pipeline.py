@@ -12,8 +12,8 @@ How a request flows (see ``policy`` for the three kinds of stage):
 
 Every stage result is checked per text before it is kept: it must be shorter, and every protected
 literal must still occur as often as before. A stage that raises is skipped for that text and named
-in ``stages_failed``. The last user message of the current turn is never altered (it is the
-question); once a later assistant message exists it is an ordinary frozen message.
+in ``stages_failed``. The last user message is never altered (it is the question), whether or
+not an assistant message follows it (agent traces end in tool results after the task statement).
 
 Prefix stability follows from the structure: text stages are pure per text, history stages only
 look backwards, turn stages only see the current turn (enforced here, not trusted).
@@ -278,7 +278,9 @@ def _fresh_history(cfg: LevelConfig, tools: Sequence[Any]) -> History:
     return History(cfg, DEDUP.new_state(), aliases)
 
 
-def _resume(cfg: LevelConfig, units: list[Unit], n_frozen: int, tools: Sequence[Any]) -> History:
+def _resume(
+    cfg: LevelConfig, units: list[Unit], n_frozen: int, tools: Sequence[Any], question: int
+) -> History:
     """Text and history stages over the first ``n_frozen`` units (the frozen prefix), resuming from
     the longest prefix a previous call cached, and caching the state at the end of this one."""
     seed = digest(cfg.key, "tools", repr(list(tools)) if tools else "")
@@ -301,8 +303,8 @@ def _resume(cfg: LevelConfig, units: list[Unit], n_frozen: int, tools: Sequence[
         for u, r in zip(units[:start], snap.results, strict=True):
             u.text, u.changes, u.failed = r.text, list(r.changes), list(r.failed)
     for u in units[start:n_frozen]:
-        _phase_text(cfg, u, question=False)
-        history.step(u, question=False)
+        _phase_text(cfg, u, question=u.msg == question)
+        history.step(u, question=u.msg == question)
     if start < n_frozen:
         results = tuple(TextResult(u.text, tuple(u.changes), tuple(u.failed)) for u in units[:n_frozen])
         weight = sum(len(r.text) for r in results) * 3 + 1
@@ -431,7 +433,7 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
     literals = tuple(dict.fromkeys(lit for lit in (*policy.protect, *spans) if isinstance(lit, str) and lit))
     frozen_until = _last(msgs, "assistant")
     last_user = _last(msgs, "user")
-    question = last_user if last_user > frozen_until else -1
+    question = last_user  # the last user message is never altered, in the current turn or not
     ctx = StageContext(
         policy=policy,
         query=_all_text(msgs[last_user]) if last_user >= 0 else "",
@@ -442,9 +444,10 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
     units = _units(msgs)
     for u in units:
         u.protected = protect.relevant(literals, u.text)
-        u.key = digest(cfg.key, u.role, u.call_id or "", "\x01".join(u.protected), u.text)
+        mark = "question" if u.msg == question else ""  # the same text compresses differently as the question
+        u.key = digest(cfg.key, u.role, u.call_id or "", mark, "\x01".join(u.protected), u.text)
     n_frozen = sum(1 for u in units if u.msg <= frozen_until)
-    history = _resume(cfg, units, n_frozen, tools)
+    history = _resume(cfg, units, n_frozen, tools, question)
     current = units[n_frozen:]
     for u in current:
         _phase_text(cfg, u, question=u.msg == question)

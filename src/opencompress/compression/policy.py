@@ -17,7 +17,7 @@ threshold and on earlier assistant turns; lossy ones need a text of at least ``s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from opencompress.compression.base import (
@@ -87,7 +87,7 @@ class LevelConfig:
     def small_chars(self) -> int:
         return self.small_tokens * CHARS_PER_TOKEN
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable identity of this configuration for cache keys (includes the format version)."""
         return f"{FORMAT_VERSION}|{sorted(asdict(self).items())}"
@@ -176,7 +176,7 @@ def turn_stages(level: Level) -> tuple[Stage, ...]:
     return tuple(made[name] for name in cfg.turn)
 
 
-DEDUP = Dedup()
+DEDUP = Dedup(min_block_lines=3, min_block_chars=60)
 ALIASES = Aliases()
 
 

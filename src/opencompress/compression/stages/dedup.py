@@ -71,9 +71,9 @@ class Dedup:
         self,
         *,
         min_chars: int = 200,
-        min_block_lines: int = 4,
-        min_block_chars: int = 120,
-        significant_chars: int = 8,
+        min_block_lines: int = 3,
+        min_block_chars: int = 60,
+        significant_chars: int = 6,
     ) -> None:
         self.min_chars = min_chars
         self.min_block_lines = min_block_lines
@@ -92,7 +92,8 @@ class Dedup:
 
     def fold_blocks(self, state: DedupState, text: str) -> str:
         """``text`` with repeated line blocks elided (``state`` is only read)."""
-        cur = text.split("\n")
+        lines = text.split("\n")
+        cur = [line.rstrip() for line in lines]  # match through trailing-whitespace differences
         n = len(cur)
         if n < self.min_block_lines:
             return text
@@ -121,15 +122,15 @@ class Dedup:
             if best_len >= self.min_block_lines:
                 middle = cur[i + 1 : i + best_len - 1]
                 if sum(len(x) + 1 for x in middle) >= self.min_block_chars:
-                    out.append(line)
+                    out.append(lines[i])
                     out.append(block_marker(len(middle)))
-                    out.append(cur[i + best_len - 1])
+                    out.append(lines[i + best_len - 1])
                     for k in range(i, i + best_len):
                         local.setdefault(cur[k], []).append(k)
                     i += best_len
                     changed = True
                     continue
-            out.append(line)
+            out.append(lines[i])
             local.setdefault(line, []).append(i)
             i += 1
         return "\n".join(out) if changed else text
@@ -140,7 +141,8 @@ class Dedup:
             state.texts[text] = label
         glines = state.lines
         where = state.where
-        for line in text.split("\n"):
+        for raw in text.split("\n"):
+            line = raw.rstrip()
             if len(line.strip()) >= self.significant_chars:
                 where[line] = (where.get(line, ()) + (len(glines),))[-_MAX_CANDIDATES:]
             glines.append(line)
