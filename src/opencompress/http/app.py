@@ -20,7 +20,7 @@ from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
 from opencompress.http.errors import EXCEPTION_HANDLERS
 from opencompress.http.routes import chat, compress, meta
-from opencompress.ratelimit.memory import MemoryRateLimiter
+from opencompress.ratelimit.fallback import open_rate_limiter
 from opencompress.storage import open_storage
 from opencompress.upstream.client import Upstream, UpstreamClient
 
@@ -73,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
             key_usage = KeyUsageCoalescer(storage)
             key_usage.start()
             stack.push_async_callback(key_usage.stop)
-            limiter = MemoryRateLimiter()
+            limiter = open_rate_limiter(settings.redis_url)  # Redis (local fallback) or per process
             stack.push_async_callback(limiter.close)
             ctx = AppContext(
                 settings=settings,

@@ -1,0 +1,127 @@
+"""Degrade, do not fail: a shared limiter (Redis) with the in-process limiter behind it.
+
+The documented behaviour for "Redis down" is *fall back to local limits with a warning*: a rate
+limiter outage must not take the gateway down with it, but the operator must hear about it once,
+not once per request. While the primary is down, acquires go to the fallback (per-process limits,
+so N replicas admit up to N× the limit) and the primary is probed again at most every
+``probe_interval_s`` so an outage costs no per-request latency; the first acquire the primary
+answers again ends the outage (logged at INFO).
+
+A lease is released where it was taken: the fallback remembers its own, and a lease taken on the
+primary whose release fails simply expires there (the primary's leases have a TTL).
+
+:func:`open_rate_limiter` is the composition helper the app uses: memory without a Redis URL,
+Redis wrapped in this class with one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from opencompress.ratelimit.base import Decision, Limits, RateLimiter
+from opencompress.ratelimit.memory import MemoryRateLimiter
+
+log = logging.getLogger("opencompress.ratelimit")
+
+
+class RateLimiterUnavailable(Exception):
+    """Raised by a shared limiter when its backend cannot be reached; callers should degrade."""
+
+
+class FallbackRateLimiter:
+    """:class:`opencompress.ratelimit.base.RateLimiter` that survives its primary's outages."""
+
+    def __init__(
+        self,
+        primary: RateLimiter,
+        fallback: RateLimiter,
+        *,
+        probe_interval_s: float = 5.0,
+        warn_interval_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "Redis",
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._probe_interval_s = probe_interval_s
+        self._warn_interval_s = warn_interval_s
+        self._clock = clock
+        self._name = name
+        self._down_since: float | None = None
+        self._next_probe = 0.0
+        self._last_warning = -math.inf
+        self._local: set[tuple[str, str]] = set()
+
+    @property
+    def degraded(self) -> bool:
+        """True while requests are limited per process because the primary is unreachable."""
+        return self._down_since is not None
+
+    async def acquire(self, key_id: str, limits: Limits, lease_id: str) -> Decision:
+        now = self._clock()
+        if self._down_since is None or now >= self._next_probe:
+            try:
+                decision = await self.primary.acquire(key_id, limits, lease_id)
+            except RateLimiterUnavailable as exc:
+                self._mark_down(exc)
+            else:
+                self._mark_up()
+                return decision
+        self._local.add((key_id, lease_id))
+        return await self.fallback.acquire(key_id, limits, lease_id)
+
+    async def release(self, key_id: str, lease_id: str) -> None:
+        if (key_id, lease_id) in self._local:
+            self._local.discard((key_id, lease_id))
+            await self.fallback.release(key_id, lease_id)
+            return
+        try:
+            await self.primary.release(key_id, lease_id)
+        except RateLimiterUnavailable as exc:
+            self._mark_down(exc)  # the lease expires on the primary by itself
+
+    async def close(self) -> None:
+        try:
+            await self.primary.close()
+        finally:
+            await self.fallback.close()
+
+    def _mark_down(self, exc: BaseException) -> None:
+        now = self._clock()
+        self._next_probe = now + self._probe_interval_s
+        if self._down_since is not None:
+            return
+        self._down_since = now
+        if now - self._last_warning >= self._warn_interval_s:
+            self._last_warning = now
+            log.warning(
+                "%s rate limiter unavailable (%s): falling back to per-process limits until it is back",
+                self._name,
+                exc,
+            )
+
+    def _mark_up(self) -> None:
+        if self._down_since is not None:
+            log.info(
+                "%s rate limiter is back after %.1f s: limits are global again",
+                self._name,
+                self._clock() - self._down_since,
+            )
+            self._down_since = None
+
+
+def open_rate_limiter(redis_url: str = "", *, key_prefix: str = "occ:") -> RateLimiter:
+    """The app's limiter: per process without ``redis_url``; Redis with a local fallback with one."""
+    if not redis_url:
+        return MemoryRateLimiter()
+    try:
+        from opencompress.ratelimit.redis import RedisRateLimiter
+    except ImportError as exc:
+        raise RuntimeError(
+            "OPENCOMPRESS_REDIS_URL is set but the redis client is not installed: install the `redis` extra "
+            "(pip install 'opencompress[redis]' or uv sync --extra redis)"
+        ) from exc
+    return FallbackRateLimiter(RedisRateLimiter(redis_url, key_prefix=key_prefix), MemoryRateLimiter())
