@@ -40,9 +40,15 @@ def _rank_bytes(name: str) -> bytes:
     return gzip.decompress(data)
 
 
-@lru_cache(maxsize=len(ENCODINGS))
 def get_encoding(name: str = "o200k_base") -> tiktoken.Encoding:
-    """Build the named encoding from the shipped ranks, verified against tiktoken's expected hash."""
+    """Build the named encoding from the shipped ranks, verified against tiktoken's expected hash.
+
+    Cached per name (``get_encoding()`` and ``get_encoding("o200k_base")`` share one copy)."""
+    return _build_encoding(name)
+
+
+@lru_cache(maxsize=len(ENCODINGS))
+def _build_encoding(name: str) -> tiktoken.Encoding:
     if name not in ENCODINGS:
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(ENCODINGS)}")
     constructor: Callable[[], dict[str, Any]] = getattr(openai_public, name)
@@ -76,9 +82,17 @@ def count_text(text: str, encoding: str = "o200k_base") -> int:
     return len(get_encoding(encoding).encode_ordinary(text))
 
 
+@lru_cache(maxsize=2048)
+def _count_cached(text: str, encoding: str) -> int:
+    return len(get_encoding(encoding).encode_ordinary(text))
+
+
 def _content_tokens(content: Any, enc: tiktoken.Encoding) -> int:
     if isinstance(content, str):
-        return len(enc.encode_ordinary(content)) if content else 0
+        if not content:
+            return 0
+        # the same message text is counted before and after compression and again on every turn
+        return _count_cached(content, enc.name) if len(content) >= 256 else len(enc.encode_ordinary(content))
     total = 0
     if isinstance(content, list):
         for part in content:
