@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import importlib.resources
+import importlib.util
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import tiktoken
@@ -36,8 +37,13 @@ _load_lock = threading.Lock()
 
 
 def _rank_bytes(name: str) -> bytes:
-    data = importlib.resources.files("bpe_openai.data").joinpath(f"{name}.tiktoken.gz").read_bytes()
-    return gzip.decompress(data)
+    # Locate the wheel's data without importing bpe_openai itself (that would load its 74 MB
+    # native extension, which we do not use).
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the bpe-openai package (which ships the BPE rank files) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.tiktoken.gz"
+    return gzip.decompress(path.read_bytes())
 
 
 def get_encoding(name: str = "o200k_base") -> tiktoken.Encoding:
