@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 LIMIT = 500
-ALLOWED: dict[str, str] = {}
+ALLOWED: dict[str, str] = {
+    "opencompress/compression/pipeline.py": "the three-phase driver; to be split into phase modules",
+}
 
 
 def main() -> int:
