@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from opencompress.compression.base import Message, StageContext
+from opencompress.compression.classify import is_json_document
 from opencompress.tokens import count_text
 
 SIGIL = "§"
@@ -240,7 +241,7 @@ class Aliases:
                 out.append(m)
                 continue
             found = self.observe(state, content)
-            if m.get("role") == "assistant" or content.lstrip()[:1] in ("{", "["):
+            if m.get("role") == "assistant" or is_json_document(content):
                 out.append(m)
                 continue
             rw = self.rewrite(state, content, found)

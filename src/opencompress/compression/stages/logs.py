@@ -73,8 +73,13 @@ class LogFold:
                 i += 1
                 continue
             j = i + 1
-            while j < n and not _FENCE.match(lines[j]) and self.similar(line, lines[j]):
-                j += 1
+            while j < n and not _FENCE.match(lines[j]):
+                if self.similar(line, lines[j]):
+                    j += 1
+                elif _KEEP.search(lines[j]) and j + 1 < n and self.similar(line, lines[j + 1]):
+                    j += 2  # an error line inside a run is part of it (and is kept below)
+                else:
+                    break
             if j - i >= self.min_run:
                 out.extend(self._fold_run(lines[i:j]))
                 changed = True

@@ -1,0 +1,161 @@
+"""compress(): levels, fail-open, protection, never mutating its input, caching."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from opencompress.compression import Policy, compress
+from opencompress.compression import pipeline as pl
+from opencompress.compression.stages.dedup import whole_marker
+
+ROOT = "/home/runner/work/projects/opencompress_demo/src/package"
+OUTPUT = "\n".join(f"{ROOT}/mod_{i}.py:{i}: warning: something long happened here" for i in range(12))
+TOOLS = [
+    {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
+]
+
+
+def _agent() -> list[dict[str, Any]]:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "run", "arguments": json.dumps({"p": ROOT})},
+    }
+    return [
+        {"role": "system", "content": "You are a coding agent.  \n\n\n\nBe brief."},
+        {"role": "user", "content": "Fix the tests please."},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": OUTPUT},
+        {"role": "assistant", "content": None, "tool_calls": [{**call, "id": "call_2"}]},
+        {"role": "tool", "tool_call_id": "call_2", "content": OUTPUT},
+        {"role": "tool", "tool_call_id": "call_3", "content": '{\n  "a": [\n    1,\n    2.50\n  ]\n}'},
+    ]
+
+
+def test_off_is_identity() -> None:
+    msgs = _agent()
+    result = compress(msgs, policy=Policy(level="off"))
+    assert result.messages == msgs and result.stages_applied == () and result.aliases == {}
+
+
+def test_lossless_folds_duplicates_minifies_json_and_keeps_tool_calls() -> None:
+    msgs = _agent()
+    snapshot = copy.deepcopy(msgs)
+    tools = copy.deepcopy(TOOLS)
+    result = compress(msgs, tools=tools, policy=Policy(level="lossless"))
+    out = result.messages
+    assert msgs == snapshot and tools == TOOLS, "input never mutated"
+    assert out[0]["content"] == "You are a coding agent.\n\nBe brief."
+    assert out[5]["content"] == whole_marker("the earlier result of tool call call_1")
+    assert out[6]["content"] == '{"a":[1,2.50]}'
+    assert [m.get("tool_calls") for m in out] == [m.get("tool_calls") for m in msgs]
+    assert out[1] == msgs[1], "the last user message (the question) is untouched"
+    assert {"whitespace", "dedup", "json_minify"} <= set(result.stages_applied)
+    assert result.aliases == {}
+
+
+def test_balanced_aliases_and_reports_the_mapping() -> None:
+    result = compress(_agent(), policy=Policy(level="balanced"))
+    assert result.aliases == {"§AA": ROOT}
+    assert result.messages[3]["content"].startswith(f"§AA = {ROOT}\n")
+    assert result.chars_after < result.chars_before
+
+
+def test_protected_literals_block_changes_to_their_message() -> None:
+    result = compress(_agent(), policy=Policy(level="balanced", protect=(ROOT,)))
+    assert result.messages[3]["content"] == OUTPUT and result.aliases == {}
+
+
+def test_inline_markers_are_stripped_and_protect_their_span() -> None:
+    msgs = _agent()
+    msgs[3]["content"] = f"<occ:protect>{ROOT}</occ:protect>\n" + OUTPUT
+    result = compress(msgs, policy=Policy(level="balanced"))
+    assert result.messages[3]["content"] == f"{ROOT}\n" + OUTPUT
+    off = compress(msgs, policy=Policy(level="off"))
+    assert "<occ:protect>" not in off.messages[3]["content"]
+
+
+def test_a_failing_text_stage_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opencompress.compression.stages.whitespace import Whitespace
+
+    def boom(self: Any, text: str, info: Any) -> str:
+        raise RuntimeError("broken stage")
+
+    monkeypatch.setattr(Whitespace, "transform", boom)
+    pl.clear_caches()
+    result = compress(_agent(), policy=Policy(level="lossless"))
+    pl.clear_caches()
+    assert "whitespace" in result.stages_failed
+    assert result.messages[6]["content"] == '{"a":[1,2.50]}', "the other stages still ran"
+
+
+def test_failing_history_and_turn_stages_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opencompress.compression.stages.documents import DocumentSelection
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken stage")
+
+    monkeypatch.setattr(pl.DEDUP, "fold_blocks", boom)
+    monkeypatch.setattr(pl.DEDUP, "fold_whole", boom)
+    monkeypatch.setattr(DocumentSelection, "apply", boom)
+    pl.clear_caches()
+    msgs = _agent() + [{"role": "user", "content": "why?"}]
+    result = compress(msgs, policy=Policy(level="balanced"))
+    pl.clear_caches()
+    assert {"dedup", "dedup_blocks", "documents"} <= set(result.stages_failed)
+    assert result.aliases == {"§AA": ROOT}
+
+
+WEIRD: list[Any] = [
+    [],
+    [{"role": "user"}],
+    [{"content": "no role at all " * 50}],
+    [{"role": "user", "content": None}],
+    [{"role": "user", "content": 42}],
+    [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:x"}}, {"type": "text"}]}],
+    [{"role": "user", "content": [{"type": "text", "text": "a  b   \n\n\n\nc " * 100}, "not a dict", None]}],
+    ["just a string", None, 3, {"role": "tool", "content": "x"}],
+    [{"role": "assistant", "tool_calls": "garbage"}, {"role": {"nested": True}, "content": "§AA"}],
+]
+
+
+@pytest.mark.parametrize("messages", WEIRD)
+@pytest.mark.parametrize("level", ["off", "lossless", "balanced", "aggressive"])
+def test_never_raises_on_json_like_input(messages: list[Any], level: str) -> None:
+    snapshot = copy.deepcopy(messages)
+    result = compress(messages, tools=[{"weird": None}], policy=Policy(level=level))  # type: ignore[arg-type]
+    assert messages == snapshot
+    assert len(result.messages) == len(messages)
+    assert "pipeline" not in result.stages_failed
+
+
+def test_text_parts_only_are_touched() -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://x/y.png"}}
+    msgs = [
+        {"role": "system", "content": [image, {"type": "text", "text": "a   \n\n\n\nb"}]},
+        {"role": "user", "content": "q"},
+    ]
+    out = compress(msgs, policy=Policy(level="lossless")).messages
+    assert out[0]["content"] == [image, {"type": "text", "text": "a\n\nb"}]
+
+
+def test_not_a_list_fails_open() -> None:
+    result = compress(None, policy=Policy())  # type: ignore[arg-type]
+    assert result.messages == [] and result.stages_failed == ("pipeline",)
+
+
+def test_warm_cache_gives_identical_output() -> None:
+    msgs = _agent() + [{"role": "assistant", "content": "done"}, {"role": "user", "content": "and now?"}]
+    pl.clear_caches()
+    cold = compress(msgs, policy=Policy(level="balanced"))
+    warm = compress(msgs, policy=Policy(level="balanced"))
+    longer = compress(msgs + [{"role": "assistant", "content": "ok"}, {"role": "tool", "content": OUTPUT}])
+    assert pl.PREFIX_CACHE.hits == 2, "the warm call and the next turn resumed from the cached prefix"
+    pl.clear_caches()
+    fresh = compress(msgs + [{"role": "assistant", "content": "ok"}, {"role": "tool", "content": OUTPUT}])
+    assert cold.messages == warm.messages and cold.aliases == warm.aliases
+    assert longer.messages == fresh.messages and longer.aliases == fresh.aliases
