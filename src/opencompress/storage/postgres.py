@@ -8,7 +8,8 @@ during settlement) does not roll back a charge that is already on its way.
 Outages: the pool checks a connection before lending it, so connections broken by a database
 restart are replaced instead of failing a request, and a database that is down makes each call
 fail with :class:`opencompress.errors.StorageError` (HTTP 503) after at most ``pool_timeout``
-seconds. The pool keeps reconnecting in the background and recovers on its own.
+seconds (a blip shorter than that is ridden out). The pool keeps reconnecting and recovers on
+its own within about ``pool_timeout`` of the database coming back.
 
 Pool settings ride on the URL as query parameters that are removed before the URL reaches libpq:
 ``pool_min_size`` (default 1), ``pool_max_size`` (10) and ``pool_timeout`` (seconds, 5). Anything
@@ -97,6 +98,10 @@ class PostgresStorage:
                     timeout=self._pool_timeout_s,
                     kwargs={"autocommit": True, "connect_timeout": self._connect_timeout_s},
                     check=AsyncConnectionPool.check_connection,
+                    # Give up a failing reconnection after one pool timeout (instead of backing off
+                    # for minutes): the next request then starts a fresh attempt at once, so the
+                    # pool is back within about ``pool_timeout`` of the database.
+                    reconnect_timeout=max(1.0, self._pool_timeout_s),
                     name="opencompress",
                     open=False,
                 )
