@@ -24,6 +24,11 @@ def _doc(text: str, default: Any) -> Any:
     return field(default=default, metadata={"doc": text})
 
 
+def _secret(text: str, default: Any) -> Any:
+    """A field whose value must never be printed: it is left out of the dataclass ``repr``."""
+    return field(default=default, repr=False, metadata={"doc": text})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     database_url: str = _doc(
@@ -36,7 +41,7 @@ class Settings:
         "OpenAI-compatible upstream base URL (e.g. `https://api.openai.com/v1`); empty = built-in simulator",
         "",
     )
-    upstream_api_key: str = _doc("Bearer key sent to the upstream (router mode); never logged", "")
+    upstream_api_key: str = _secret("Bearer key sent to the upstream (router mode); never logged", "")
     upstream_timeout_s: float = _doc("Seconds to wait for the upstream's first byte / between chunks", 300.0)
     upstream_connect_timeout_s: float = _doc("Seconds to open a connection to the upstream", 10.0)
     dev_mode: bool = _doc(
@@ -58,13 +63,22 @@ class Settings:
     fee_percent: int = _doc("Share of the money compression saved that is charged as the fee", 20)
     max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
     redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
-    admin_token: str = _doc("Bearer token for `/admin/*` operator endpoints; empty disables them", "")
+    admin_token: str = _secret(
+        "Bearer token for `/admin/*` (and `/api/*` with `?account_id=`); empty disables operator access", ""
+    )
     secret_key_file: str = _doc(
         "File holding the AES-GCM key that encrypts BYOK upstream keys (created 0600 on first run)",
         ".opencompress.key",
     )
+    secret_key: str = _secret(
+        "Base64 of 32 random bytes: the AES-GCM key for BYOK upstream keys (overrides the key file)", ""
+    )
     allow_private_upstreams: bool = _doc(
         "Let BYOK base URLs point at loopback/private addresses (SSRF guard off)", False
+    )
+    session_ttl_s: int = _doc("Lifetime in seconds of a dashboard/API sign-in session", 7 * 24 * 3600)
+    low_balance_threshold_micros: int = _doc(
+        "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
     )
     log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
     log_content: bool = _doc("Log prompt text (debug only; off by default, secrets are never logged)", False)

@@ -360,3 +360,93 @@ def test_closed_storage_refuses_calls(storage_url: str) -> None:
             await storage.ping()
 
     asyncio.run(main())
+
+
+# --- account console (migration 0002): usage by day, passwords, sessions ---
+
+DAY = 86_400.0
+
+
+def test_usage_by_day_sums_per_utc_day_with_filters(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account, key = await funded(storage, 25)  # caps the later charges at the balance
+        other_account, other_key = await funded(storage, 1_000_000, name="other")
+        second = await storage.create_key(
+            account_id=account.id, name="k2", mode="router", key_hash="second-day", prefix="sk-occ-33333333"
+        )
+        day0 = int(NOW // DAY)
+        start = day0 * DAY
+        await storage.settle(usage_for(key, "a", 10, created_at=start))  # first second of day0
+        await storage.settle(usage_for(second, "b", 10, created_at=start + DAY - 0.001, model="m2"))
+        await storage.settle(usage_for(key, "c", 10, created_at=start + 2 * DAY + 5))  # charged 5 (capped)
+        await storage.settle(usage_for(other_key, "x", 10, created_at=start))
+
+        days = await storage.usage_by_day(account.id)
+        assert [d.day for d in days] == [day0, day0 + 2]
+        first, third = days
+        assert (first.calls, first.original_input_tokens, first.compressed_input_tokens) == (2, 2000, 1200)
+        assert (first.output_tokens, first.savings_micros, first.fee_micros) == (100, 200, 40)
+        assert (first.original_cost_micros, first.actual_cost_micros, first.charged_micros) == (220, 20, 20)
+        assert (third.calls, third.charged_micros) == (1, 5)
+        assert [d.calls for d in await storage.usage_by_day(account.id, key_id=second.id)] == [1]
+        assert [d.day for d in await storage.usage_by_day(account.id, model="gpt-4o")] == [day0, day0 + 2]
+        assert [d.day for d in await storage.usage_by_day(account.id, since=start + 1)] == [day0, day0 + 2]
+        assert [d.calls for d in await storage.usage_by_day(account.id, since=start + 1)] == [1, 1]
+        assert [d.day for d in await storage.usage_by_day(account.id, until=start + DAY)] == [day0]
+        assert await storage.usage_by_day(other_account.id, since=start + 1) == []
+
+    use_storage(body)
+
+
+def test_password_hash_get_and_set(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account = await storage.create_account("p", email="p@example.com", password_hash="$argon2id$one")
+        bare = await storage.create_account("bare")
+        assert await storage.get_password_hash(account.id) == "$argon2id$one"
+        assert await storage.get_password_hash(bare.id) is None
+        assert await storage.get_password_hash("acct_missing") is None
+        await storage.set_password_hash(bare.id, "$argon2id$two")
+        assert await storage.get_password_hash(bare.id) == "$argon2id$two"
+        assert await storage.get_password_hash(account.id) == "$argon2id$one"
+        with pytest.raises(NotFoundError):
+            await storage.set_password_hash("acct_missing", "$argon2id$x")
+        assert "argon2" not in repr(await storage.get_account(account.id))
+
+    use_storage(body)
+
+
+def test_sessions_create_get_delete_and_password_change_ends_them(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account = await storage.create_account("s", email="s@example.com")
+        other = await storage.create_account("o")
+        far = NOW * 2
+        created = await storage.create_session(token_hash="h1", account_id=account.id, expires_at=far)
+        assert (created.token_hash, created.account_id, created.expires_at) == ("h1", account.id, far)
+        assert await storage.get_session("h1") == created
+        assert await storage.get_session("nope") is None
+        await storage.create_session(token_hash="h2", account_id=account.id, expires_at=far)
+        await storage.create_session(token_hash="h3", account_id=other.id, expires_at=far)
+        await storage.delete_session("h1")
+        await storage.delete_session("h1")  # idempotent
+        assert await storage.get_session("h1") is None and await storage.get_session("h2") is not None
+        await storage.set_password_hash(account.id, "$argon2id$new")
+        assert await storage.get_session("h2") is None
+        assert await storage.get_session("h3") is not None  # other accounts keep theirs
+        with pytest.raises(NotFoundError):
+            await storage.create_session(token_hash="h4", account_id="acct_missing", expires_at=far)
+
+    use_storage(body)
+
+
+def test_create_session_prunes_the_accounts_expired_sessions(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account = await storage.create_account("e")
+        other = await storage.create_account("f")
+        expired = await storage.create_session(token_hash="old", account_id=account.id, expires_at=1.0)
+        assert await storage.get_session("old") == expired  # returned even when expired
+        await storage.create_session(token_hash="other-old", account_id=other.id, expires_at=1.0)
+        await storage.create_session(token_hash="new", account_id=account.id, expires_at=NOW * 2)
+        assert await storage.get_session("old") is None
+        assert await storage.get_session("other-old") is not None
+
+    use_storage(body)

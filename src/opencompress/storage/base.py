@@ -93,6 +93,32 @@ class LedgerEntry:
     created_at: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    """A signed-in browser/API session. Only the SHA-256 of the session token is stored."""
+
+    token_hash: str
+    account_id: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageDay:
+    """Usage of one account summed over one UTC day (``day`` = ``floor(created_at / 86400)``)."""
+
+    day: int
+    calls: int
+    original_input_tokens: int
+    compressed_input_tokens: int
+    output_tokens: int
+    original_cost_micros: int
+    actual_cost_micros: int
+    savings_micros: int
+    fee_micros: int
+    charged_micros: int
+
+
 class Storage(Protocol):
     """Async repository over accounts, keys, holds, usage and the ledger."""
 
@@ -191,13 +217,53 @@ class Storage(Protocol):
 
     async def list_ledger(self, account_id: str, *, limit: int = 100) -> list[LedgerEntry]: ...
 
+    async def usage_by_day(
+        self,
+        account_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+    ) -> list[UsageDay]:
+        """Per-UTC-day sums of the account's usage rows, oldest day first, days without rows left out.
+
+        Filters as in :meth:`list_usage` (``since`` inclusive, ``until`` exclusive). ``charged_micros``
+        sums the stored (capped) charges. Monthly figures are sums of these days."""
+        ...
+
+    # passwords and sign-in sessions (added by migration 0002)
+    async def get_password_hash(self, account_id: str) -> str | None:
+        """The account's encoded password hash; ``None`` when it has none or does not exist."""
+        ...
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Replace the password hash and delete every session of the account, in one transaction
+        (a password change signs everybody out). Unknown account → ``NotFoundError``."""
+        ...
+
+    async def create_session(self, *, token_hash: str, account_id: str, expires_at: float) -> Session:
+        """Insert a session (``created_at`` = now) and, in the same transaction, delete the
+        account's sessions that expired. Unknown account → ``NotFoundError``."""
+        ...
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        """The session with this token hash, expired or not (the caller checks ``expires_at``)."""
+        ...
+
+    async def delete_session(self, token_hash: str) -> None:
+        """Forget a session (sign-out); unknown hashes are ignored."""
+        ...
+
 
 __all__: Sequence[str] = (
     "Account",
     "ApiKey",
     "KeyMode",
     "LedgerEntry",
+    "Session",
     "SettleResult",
     "Storage",
+    "UsageDay",
     "UsageRecord",
 )

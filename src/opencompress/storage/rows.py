@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, cast
 
-from opencompress.storage.base import Account, ApiKey, KeyMode, LedgerEntry, UsageRecord
+from opencompress.storage.base import Account, ApiKey, KeyMode, LedgerEntry, Session, UsageDay, UsageRecord
 
 ACCOUNT_COLUMNS = "id, name, balance_micros, created_at, email"
 
@@ -26,6 +26,15 @@ USAGE_COLUMNS = (
 )
 
 LEDGER_COLUMNS = "id, account_id, amount_micros, kind, reason, request_id, created_at"
+
+SESSION_COLUMNS = "token_hash, account_id, created_at, expires_at"
+
+USAGE_DAY_SUMS = (
+    "COUNT(*), SUM(original_input_tokens), SUM(compressed_input_tokens), SUM(output_tokens), "
+    "SUM(original_cost_micros), SUM(actual_cost_micros), SUM(savings_micros), SUM(fee_micros), "
+    "SUM(charged_micros)"
+)
+"""The aggregate columns after the day number in a usage-by-day query, in :class:`UsageDay` order."""
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -117,4 +126,24 @@ def ledger_from_row(row: Sequence[Any]) -> LedgerEntry:
         reason=row[4],
         request_id=row[5],
         created_at=float(row[6]),
+    )
+
+
+def session_from_row(row: Sequence[Any]) -> Session:
+    return Session(token_hash=row[0], account_id=row[1], created_at=float(row[2]), expires_at=float(row[3]))
+
+
+def usage_day_from_row(row: Sequence[Any]) -> UsageDay:
+    """``row`` = the day number followed by :data:`USAGE_DAY_SUMS`."""
+    return UsageDay(
+        day=int(row[0]),
+        calls=int(row[1]),
+        original_input_tokens=int(row[2]),
+        compressed_input_tokens=int(row[3]),
+        output_tokens=int(row[4]),
+        original_cost_micros=int(row[5]),
+        actual_cost_micros=int(row[6]),
+        savings_micros=int(row[7]),
+        fee_micros=int(row[8]),
+        charged_micros=int(row[9]),
     )

@@ -28,7 +28,16 @@ from typing import Any, TypeVar
 from opencompress.errors import InvalidRequestError, NotFoundError, StorageError
 from opencompress.storage import rows
 from opencompress.storage import sqlite_tx as tx
-from opencompress.storage.base import Account, ApiKey, KeyMode, LedgerEntry, SettleResult, UsageRecord
+from opencompress.storage.base import (
+    Account,
+    ApiKey,
+    KeyMode,
+    LedgerEntry,
+    Session,
+    SettleResult,
+    UsageDay,
+    UsageRecord,
+)
 from opencompress.storage.migrate import apply_migrations
 
 T = TypeVar("T")
@@ -341,3 +350,54 @@ class SqliteStorage:
             return [rows.ledger_from_row(r) for r in cur.fetchall()]
 
         return await self._run(run)
+
+    async def usage_by_day(
+        self,
+        account_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+    ) -> list[UsageDay]:
+        where, params = tx.usage_filters(account_id, since=since, until=until, key_id=key_id, model=model)
+        # created_at is never negative, so CAST (which truncates in SQLite) is floor().
+        sql = (
+            f"SELECT CAST(created_at / 86400 AS INTEGER) AS day, {rows.USAGE_DAY_SUMS} FROM usage "
+            f"WHERE {where} GROUP BY day ORDER BY day"
+        )
+
+        def run(conn: sqlite3.Connection) -> list[UsageDay]:
+            return [rows.usage_day_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+        return await self._run(run)
+
+    # passwords and sessions
+
+    async def get_password_hash(self, account_id: str) -> str | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT password_hash FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            return None if row is None else row[0]
+
+        return await self._run(run)
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        await self._run(partial(tx.set_password_hash, account_id, password_hash))
+
+    async def create_session(self, *, token_hash: str, account_id: str, expires_at: float) -> Session:
+        session = Session(
+            token_hash=token_hash, account_id=account_id, created_at=self._clock(), expires_at=expires_at
+        )
+        return await self._run(partial(tx.create_session, session))
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        def run(conn: sqlite3.Connection) -> Session | None:
+            row = conn.execute(
+                f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+            return None if row is None else rows.session_from_row(row)
+
+        return await self._run(run)
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._run(lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from opencompress.errors import ConflictError, NotFoundError, OpenCompressError, StorageError
 from opencompress.storage import rows
-from opencompress.storage.base import Account, ApiKey, SettleResult, UsageRecord
+from opencompress.storage.base import Account, ApiKey, Session, SettleResult, UsageRecord
 
 _USAGE_PLACEHOLDERS = ", ".join(["?"] * len(rows.USAGE_COLUMNS.split(",")))
 _INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
@@ -111,3 +112,49 @@ def settle(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleRe
                 (usage.account_id, -charged, f"usage {usage.model}", usage.request_id, now),
             )
         return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
+
+
+def usage_filters(
+    account_id: str,
+    *,
+    since: float | None,
+    until: float | None,
+    key_id: str | None,
+    model: str | None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (without the keyword) and parameters of a filtered usage query."""
+    where = ["account_id = ?"]
+    params: list[Any] = [account_id]
+    for clause, value in (
+        ("created_at >= ?", since),
+        ("created_at < ?", until),
+        ("key_id = ?", key_id),
+        ("model = ?", model),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return " AND ".join(where), params
+
+
+def set_password_hash(account_id: str, password_hash: str, conn: sqlite3.Connection) -> None:
+    with write(conn):
+        cur = conn.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id))
+        if cur.rowcount == 0:
+            raise NotFoundError(f"account {account_id} not found")
+        conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+
+
+def create_session(session: Session, conn: sqlite3.Connection) -> Session:
+    with write(conn):
+        if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (session.account_id,)).fetchone() is None:
+            raise NotFoundError(f"account {session.account_id} not found")
+        conn.execute(
+            "DELETE FROM sessions WHERE account_id = ? AND expires_at <= ?",
+            (session.account_id, session.created_at),
+        )
+        conn.execute(
+            f"INSERT INTO sessions ({rows.SESSION_COLUMNS}) VALUES (?, ?, ?, ?)",
+            (session.token_hash, session.account_id, session.created_at, session.expires_at),
+        )
+    return session

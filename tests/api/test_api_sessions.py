@@ -1,0 +1,142 @@
+"""Sign-in sessions: generic failures, hashed tokens, expiry, sign-out, CSRF derivation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from opencompress.accounts import passwords
+from opencompress.accounts.sessions import (
+    SessionService,
+    csrf_matches,
+    csrf_token_for,
+    hash_session_token,
+)
+from opencompress.errors import AuthError
+from opencompress.storage import Storage, open_storage
+
+T = TypeVar("T")
+PASSWORD = "s3cret-passw0rd"
+
+
+def with_storage(db: Path, body: Callable[[Storage], Awaitable[T]]) -> T:
+    async def main() -> T:
+        storage = open_storage(f"sqlite:///{db}")
+        try:
+            await storage.migrate()
+            return await body(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(main())
+
+
+async def owner(storage: Storage, email: str = "Owner@Example.com") -> str:
+    account = await storage.create_account(
+        "owner", email=email.lower(), password_hash=passwords.hash_password(PASSWORD)
+    )
+    return account.id
+
+
+def test_sign_in_resume_sign_out(tmp_path: Path) -> None:
+    async def body(storage: Storage) -> None:
+        account_id = await owner(storage)
+        sessions = SessionService(storage, ttl_s=3600)
+        active = await sessions.sign_in("  OWNER@example.com ", PASSWORD)
+        assert active.account.id == account_id and len(active.token) >= 43
+        assert active.token not in repr(active) and active.csrf_token == csrf_token_for(active.token)
+        stored = await storage.get_session(hash_session_token(active.token))
+        assert stored is not None and stored.account_id == account_id
+        raw = sqlite3.connect(tmp_path / "s.db").execute("SELECT * FROM sessions").fetchall()
+        assert raw == [(hash_session_token(active.token), account_id, stored.created_at, stored.expires_at)]
+        assert active.token not in repr(raw)
+        resumed = await sessions.resume(active.token)
+        assert resumed.account.id == account_id and resumed.csrf_token == active.csrf_token
+        await sessions.sign_out(active.token)
+        with pytest.raises(AuthError) as gone:
+            await sessions.resume(active.token)
+        assert gone.value.code == "invalid_session"
+
+    with_storage(tmp_path / "s.db", body)
+    assert sqlite3.connect(tmp_path / "s.db").execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("owner@example.com", "wrong-password"),
+        ("nobody@example.com", PASSWORD),
+        ("nopass@example.com", PASSWORD),
+    ],
+)
+def test_every_bad_login_gets_the_same_answer(tmp_path: Path, email: str, password: str) -> None:
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        await storage.create_account("no password", email="nopass@example.com")
+        with pytest.raises(AuthError) as err:
+            await SessionService(storage, ttl_s=60).sign_in(email, password)
+        assert (err.value.message, err.value.code) == ("Invalid email or password.", "invalid_credentials")
+        assert password not in err.value.message
+
+    with_storage(tmp_path / "s.db", body)
+
+
+def test_expired_sessions_fail_and_are_deleted(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=60, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        now[0] += 61
+        with pytest.raises(AuthError) as err:
+            await sessions.resume(active.token)
+        assert err.value.code == "session_expired"
+        assert await storage.get_session(hash_session_token(active.token)) is None
+
+    with_storage(tmp_path / "s.db", body)
+
+
+@pytest.mark.parametrize("token", [None, "", "x" * 500, "made-up-token"])
+def test_missing_or_unknown_tokens_fail(tmp_path: Path, token: str | None) -> None:
+    async def body(storage: Storage) -> None:
+        with pytest.raises(AuthError):
+            await SessionService(storage, ttl_s=60).resume(token)
+        await SessionService(storage, ttl_s=60).sign_out(token)  # never raises
+
+    with_storage(tmp_path / "s.db", body)
+
+
+def test_password_change_ends_sessions_and_legacy_hashes_upgrade(tmp_path: Path) -> None:
+    from argon2 import PasswordHasher
+
+    async def body(storage: Storage) -> None:
+        account_id = await owner(storage)
+        sessions = SessionService(storage, ttl_s=600)
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("new-password-1")
+        await storage.set_password_hash(account_id, weak)
+        with pytest.raises(AuthError):
+            await sessions.resume(active.token)
+        await sessions.sign_in("owner@example.com", "new-password-1")
+        upgraded = await storage.get_password_hash(account_id)
+        assert upgraded is not None and upgraded != weak and not passwords.needs_rehash(upgraded)
+
+    with_storage(tmp_path / "s.db", body)
+
+
+def test_csrf_token_is_derived_and_checked_in_constant_time() -> None:
+    token = "session-token-abc"
+    csrf = csrf_token_for(token)
+    assert csrf != token and csrf != hash_session_token(token)
+    assert csrf != hashlib.sha256(token.encode()).hexdigest()
+    assert csrf_matches(token, csrf) and csrf_matches(token, f" {csrf} ")
+    assert not csrf_matches(token, None) and not csrf_matches(token, "")
+    assert not csrf_matches("other-session", csrf)
+    assert not csrf_matches(token, csrf[:-1] + ("A" if csrf[-1] != "A" else "B"))
