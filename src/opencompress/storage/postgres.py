@@ -30,7 +30,16 @@ from psycopg_pool import AsyncConnectionPool
 from opencompress.errors import InvalidRequestError, StorageError
 from opencompress.storage import postgres_tx as tx
 from opencompress.storage import rows
-from opencompress.storage.base import Account, ApiKey, KeyMode, LedgerEntry, SettleResult, UsageRecord
+from opencompress.storage.base import (
+    Account,
+    ApiKey,
+    KeyMode,
+    LedgerEntry,
+    Session,
+    SettleResult,
+    UsageDay,
+    UsageRecord,
+)
 from opencompress.storage.migrate import apply_migrations
 
 T = TypeVar("T")
@@ -295,26 +304,13 @@ class PostgresStorage:
         key_id: str | None = None,
         model: str | None = None,
     ) -> list[UsageRecord]:
-        where = ["account_id = %s"]
-        params: list[Any] = [account_id]
+        where, params = tx.usage_filters(account_id, since=since, until=until, key_id=key_id, model=model)
         if before is not None:
-            where.append("(created_at, request_id) < (%s, %s)")
+            where += " AND (created_at, request_id) < (%s, %s)"
             params += [before[0], before[1]]
-        if since is not None:
-            where.append("created_at >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("created_at < %s")
-            params.append(until)
-        if key_id is not None:
-            where.append("key_id = %s")
-            params.append(key_id)
-        if model is not None:
-            where.append("model = %s")
-            params.append(model)
         params.append(max(0, limit))
         sql = (
-            f"SELECT {rows.USAGE_COLUMNS} FROM usage WHERE {' AND '.join(where)} "
+            f"SELECT {rows.USAGE_COLUMNS} FROM usage WHERE {where} "
             "ORDER BY created_at DESC, request_id DESC LIMIT %s"
         )
         return [rows.usage_from_row(r) for r in await self._run(lambda conn: tx.fetchall(conn, sql, params))]
@@ -323,6 +319,50 @@ class PostgresStorage:
         sql = f"SELECT {rows.LEDGER_COLUMNS} FROM ledger WHERE account_id = %s ORDER BY id DESC LIMIT %s"
         found = await self._run(lambda conn: tx.fetchall(conn, sql, (account_id, max(0, limit))))
         return [rows.ledger_from_row(r) for r in found]
+
+    async def usage_by_day(
+        self,
+        account_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+    ) -> list[UsageDay]:
+        where, params = tx.usage_filters(account_id, since=since, until=until, key_id=key_id, model=model)
+        sql = (
+            f"SELECT FLOOR(created_at / 86400)::BIGINT AS day, {rows.USAGE_DAY_SUMS} FROM usage "
+            f"WHERE {where} GROUP BY day ORDER BY day"
+        )
+        return [
+            rows.usage_day_from_row(r) for r in await self._run(lambda conn: tx.fetchall(conn, sql, params))
+        ]
+
+    # passwords and sessions
+
+    async def get_password_hash(self, account_id: str) -> str | None:
+        sql = "SELECT password_hash FROM accounts WHERE id = %s"
+        row = await self._run(lambda conn: tx.fetchone(conn, sql, (account_id,)))
+        return None if row is None else row[0]
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        await self._run(lambda conn: tx.set_password_hash(conn, account_id, password_hash))
+
+    async def create_session(self, *, token_hash: str, account_id: str, expires_at: float) -> Session:
+        session = Session(
+            token_hash=token_hash, account_id=account_id, created_at=self._clock(), expires_at=expires_at
+        )
+        return await self._run(lambda conn: tx.create_session(conn, session))
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        sql = f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = %s"
+        row = await self._run(lambda conn: tx.fetchone(conn, sql, (token_hash,)))
+        return None if row is None else rows.session_from_row(row)
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._run(
+            lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))
+        )
 
 
 def _consume_exception(task: asyncio.Future[Any]) -> None:

@@ -30,7 +30,7 @@ from opencompress.errors import (
     StorageError,
 )
 from opencompress.storage import rows
-from opencompress.storage.base import ApiKey, SettleResult, UsageRecord
+from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
 
 Conn = AsyncConnection[TupleRow]
 
@@ -210,3 +210,55 @@ async def settle(conn: Conn, usage: UsageRecord, now: float) -> SettleResult:
                     (usage.account_id, -charged, "charge", f"usage {usage.model}", usage.request_id, now),
                 )
         return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
+
+
+def usage_filters(
+    account_id: str,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    key_id: str | None = None,
+    model: str | None = None,
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (without the keyword) and parameters of a filtered usage query."""
+    where = ["account_id = %s"]
+    params: list[Any] = [account_id]
+    for clause, value in (
+        ("created_at >= %s", since),
+        ("created_at < %s", until),
+        ("key_id = %s", key_id),
+        ("model = %s", model),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return " AND ".join(where), params
+
+
+async def set_password_hash(conn: Conn, account_id: str, password_hash: str) -> None:
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE accounts SET password_hash = %s WHERE id = %s", (password_hash, account_id)
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"account {account_id} not found")
+        await conn.execute("DELETE FROM sessions WHERE account_id = %s", (account_id,))
+
+
+async def create_session(conn: Conn, session: Session) -> Session:
+    async with conn.transaction():
+        # KEY SHARE: the account must exist and stay while the session row referencing it is added.
+        if (
+            await fetchone(conn, "SELECT 1 FROM accounts WHERE id = %s FOR KEY SHARE", (session.account_id,))
+            is None
+        ):
+            raise NotFoundError(f"account {session.account_id} not found")
+        await conn.execute(
+            "DELETE FROM sessions WHERE account_id = %s AND expires_at <= %s",
+            (session.account_id, session.created_at),
+        )
+        await conn.execute(
+            f"INSERT INTO sessions ({rows.SESSION_COLUMNS}) VALUES (%s, %s, %s, %s)",
+            (session.token_hash, session.account_id, session.created_at, session.expires_at),
+        )
+    return session
