@@ -13,7 +13,7 @@ from opencompress.compression import pipeline as pl
 from opencompress.compression.stages.dedup import whole_marker
 
 ROOT = "/home/runner/work/projects/opencompress_demo/src/package"
-OUTPUT = "\n".join(f"{ROOT}/mod_{i}.py:{i}: warning: something long happened here" for i in range(12))
+OUTPUT = "\n".join(f"{ROOT}/mod_{c}.py: warning: something long happened here" for c in "abcdefghijkl")
 TOOLS = [
     {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
 ]

@@ -38,6 +38,7 @@ def _run(contents: list[str]) -> tuple[list[str], dict[str, str]]:
         if rw.text != text and len(rw.text) < len(text):
             stage.commit(state, rw)
             text = rw.text
+        stage.note_verbatim(state, text)
         out.append(text)
     return out, state.mapping()
 
@@ -103,3 +104,12 @@ def test_apply_skips_json_and_assistant_messages() -> None:
 def test_codes_are_fixed_width_and_unique() -> None:
     assert len(set(CODES)) == len(CODES) == 26 * 26
     assert all(len(c) == 3 and c.startswith(SIGIL) for c in CODES)
+
+
+def test_a_path_with_digits_is_shown_whole_once_before_its_prefix_alias_is_used() -> None:
+    root = "/srv/ctf/dataset__2016__finals__crypto__katy"
+    text = f"(Open file: {root}/run.py)\n(Current directory: {root})\n{root}/run.py:4: error\n{root}"
+    out, mapping = _run([text, text])
+    assert mapping == {"§AA": root}
+    assert f"{root}/run.py)" in out[0] and f"{root}/run.py:4:" in out[0]
+    assert "§AA/run.py:4:" in out[1] and "§AA/run.py)" in out[1]

@@ -242,6 +242,8 @@ class History:
                     self._try(unit, "dedup_blocks", lambda t: DEDUP.fold_blocks(self.dedup, t), before)
             if found is not None and allows("aliases", kind=kind, role=unit.role, small=False):
                 self._alias(unit, found if unit.text == seen else ALIASES.candidates(unit.text), before)
+        if found is not None:
+            ALIASES.note_verbatim(self.aliases, unit.text)
         if "dedup" in cfg.history or "dedup_blocks" in cfg.history:
             DEDUP.index(self.dedup, seen, label)
 

@@ -44,6 +44,8 @@ LEGEND_OVERHEAD = 5
 """Tokens of a legend line besides the original string: newline, alias (2), `` =``, margin."""
 
 _ATOM = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*/[^\s\"'`()\[\]{}<>,;|=]*")
+_ATOM_REST = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*")
+_DIGIT = re.compile(r"\d")
 _QUOTES = "\"'`"
 _TRAIL = ".:!?"
 _NUMBERED = re.compile(r"^\s*\d+[:|]")
@@ -62,9 +64,16 @@ class AliasState:
     aliases: dict[str, str] = field(default_factory=dict)
     """original text → alias code, in definition order."""
     disabled: bool = False
+    verbatim: set[str] = field(default_factory=set)
+    """Digit-bearing paths already shown in full somewhere (see :meth:`Aliases.note_verbatim`)."""
 
     def copy(self) -> AliasState:
-        return AliasState(counts=Counter(self.counts), aliases=dict(self.aliases), disabled=self.disabled)
+        return AliasState(
+            counts=Counter(self.counts),
+            aliases=dict(self.aliases),
+            disabled=self.disabled,
+            verbatim=set(self.verbatim),
+        )
 
     def mapping(self) -> dict[str, str]:
         """alias → original text (what the stream restorer needs)."""
@@ -182,6 +191,7 @@ class Aliases:
         atoms = tuple(sorted(s for s in chosen if s in codes and " " not in s))
         lines = tuple(sorted(s for s in chosen if s in codes and " " in s))
         used: Counter[str] = Counter()
+        shown: set[str] = set()
 
         def sub(m: re.Match[str]) -> str:
             line = m.group("line") if lines else None
@@ -189,6 +199,11 @@ class Aliases:
                 used[line] += 1
                 return m.group("ind") + codes[line]
             atom = m.group("atom")
+            rest = _ATOM_REST.match(text, m.end())
+            full = (atom + (rest.group(0) if rest else "")).rstrip(_TRAIL)
+            if full != atom and full not in state.verbatim and full not in shown and _DIGIT.search(full):
+                shown.add(full)  # first sighting of a path with digits: keep it whole once
+                return atom
             used[atom] += 1
             return codes[atom]
 
@@ -227,6 +242,16 @@ class Aliases:
         return chosen
 
     @staticmethod
+    def note_verbatim(state: AliasState, text: str) -> None:
+        """Record the digit-bearing paths this (final) text shows in full. A directory-prefix alias
+        never hides the *first* sighting of such a path (``…/2016__CSAW/run.py:4``), so every
+        number-bearing path appears verbatim at least once in the prompt."""
+        for m in _ATOM.finditer(text):
+            atom = m.group(0).rstrip(_TRAIL)
+            if _DIGIT.search(atom):
+                state.verbatim.add(atom)
+
+    @staticmethod
     def commit(state: AliasState, rewrite: Rewrite) -> None:
         for s, code in rewrite.new:
             state.aliases[s] = code
@@ -248,5 +273,6 @@ class Aliases:
             if rw.text != content and len(rw.text) < len(content):
                 self.commit(state, rw)
                 m = {**m, "content": rw.text}
+            self.note_verbatim(state, m["content"])
             out.append(m)
         return out

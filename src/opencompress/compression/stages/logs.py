@@ -6,7 +6,10 @@ least ``similarity`` of the word positions equal (``Requirement already satisfie
 The first and last line of a run are kept, and so is **every** line that mentions an error, a
 warning, a failure, an exception or a traceback (case-insensitive), because that one different line
 is usually why the log is in the prompt. Each stretch of at least two dropped lines becomes
-``[… N similar lines …]``.
+``[… N similar lines …]`` followed by what *varied* in them, compared with the run's first line
+(``[… 3 similar lines, varying: pytz (2024.1) | six (1.16.0) | idna (3.6) …]``): the shared template
+goes, the package names, versions, counters and ids stay, so numbers and identifiers are not lost.
+A stretch is only replaced when that is shorter than the lines themselves.
 
 Lines that carry a line-number prefix (``12: code`` file views) and fenced code are never folded:
 those are code the model may edit by line number, not log noise.
@@ -25,8 +28,21 @@ _FENCE = re.compile(r"^[ \t]*(?:```|~~~)")
 _FOLDABLE_KINDS = frozenset({"log", "prose", "documents"})
 
 
-def marker(count: int) -> str:
-    return f"[… {count} similar lines …]"
+def marker(count: int, varying: list[str] | None = None) -> str:
+    parts = [v for v in varying or () if v]
+    if not parts:
+        return f"[… {count} similar lines …]"
+    return f"[… {count} similar lines, varying: {' | '.join(parts)} …]"
+
+
+def varying(anchor: list[str], line: str) -> str:
+    """The words of ``line`` that differ from the run's first line (position by position when
+    both have as many words, else the words the first line does not have)."""
+    words = line.split()
+    if len(words) == len(anchor):
+        return " ".join(w for w, a in zip(words, anchor, strict=True) if w != a)
+    known = set(anchor)
+    return " ".join(w for w in words if w not in known)
 
 
 def _shape(line: str) -> str:
@@ -90,24 +106,28 @@ class LogFold:
 
     @staticmethod
     def _fold_run(run: list[str]) -> list[str]:
+        anchor = run[0].split()
         kept: list[str] = [run[0]]
-        dropped = 0
-        last = len(run) - 1
-        for k in range(1, last):
-            if _KEEP.search(run[k]):
-                if dropped == 1:
-                    kept.append(run[k - 1])
-                elif dropped:
-                    kept.append(marker(dropped))
-                dropped = 0
-                kept.append(run[k])
+        stretch: list[str] = []
+
+        def close() -> None:
+            if len(stretch) >= 2:
+                folded = marker(len(stretch), [varying(anchor, x) for x in stretch])
+                if len(folded) < sum(len(x) + 1 for x in stretch):
+                    kept.append(folded)
+                    stretch.clear()
+                    return
+            kept.extend(stretch)
+            stretch.clear()
+
+        for line in run[1:-1]:
+            if _KEEP.search(line):
+                close()
+                kept.append(line)
             else:
-                dropped += 1
-        if dropped == 1:
-            kept.append(run[last - 1])
-        elif dropped:
-            kept.append(marker(dropped))
-        kept.append(run[last])
+                stretch.append(line)
+        close()
+        kept.append(run[-1])
         return kept
 
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
