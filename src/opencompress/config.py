@@ -82,6 +82,10 @@ class Settings:
     )
     log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
     log_content: bool = _doc("Log prompt text (debug only; off by default, secrets are never logged)", False)
+    log_format: str = _doc(
+        "`json` (one object per line, for log shippers) or `text` (for a terminal)", "json"
+    )
+    metrics_enabled: bool = _doc("Serve Prometheus metrics at `GET /metrics` (unauthenticated)", True)
     shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)
 
     @property

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import signal
+from types import FrameType
 
 import typer
 import uvicorn
 
 from opencompress.config import Settings, config_table
+from opencompress.observability.logs import configure_logging
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,16 +29,19 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings.load()
         settings = settings.replace(host=host or settings.host, port=port or settings.port)
-        logging.basicConfig(
-            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings.log_level, settings.log_format)
+        # uvicorn handles SIGTERM itself (stop accepting, let in-flight streams finish for up to
+        # shutdown_grace_s, then the lifespan settles their charges and closes storage) and re-raises
+        # the signal afterwards; this handler turns that re-raise into a clean exit status 0.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(
             create_app(settings),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+            log_config=None,  # keep our JSON handler: uvicorn's lines go through it too
+            access_log=False,  # the gateway writes its own line per request
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
         )
 
     @app.command("config-table")

@@ -6,6 +6,7 @@ JSON body or a :class:`ChatStream` to relay, each with the response headers to s
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -21,12 +22,14 @@ from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally
 from opencompress.gateway.upstreams import resolve_upstream
+from opencompress.observability.requests import note_request
 from opencompress.ratelimit.base import Decision, Limits
 from opencompress.storage.base import ApiKey
 from opencompress.upstream.client import Upstream, UpstreamResponse, loads_json
 from opencompress.wire.chat_request import ChatRequest, parse_chat_request
 
 HOLD_TTL_S = 900.0
+log = logging.getLogger("opencompress.gateway")
 
 
 def new_request_id() -> str:
@@ -85,6 +88,7 @@ async def _acquire_slot(ctx: AppContext, key: ApiKey, request_id: str) -> Decisi
     )
     decision = await ctx.limiter.acquire(key.id, limits, request_id)
     if not decision.allowed:
+        ctx.metrics.count_rate_limited(decision.reason or "unknown")
         what = "requests per minute" if decision.reason == "rpm" else "concurrent requests"
         raise RateLimitError(
             f"Rate limit reached for this key ({what}). Retry after {decision.retry_after_s:.1f}s.",
@@ -99,9 +103,12 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
     balance hold and must end with :func:`settle_request` (every path below does so on failure)."""
     key = await ctx.accounts.authenticate(extract_api_key(headers))
     chat = parse_chat_request(raw_body, headers)
+    scope = note_request(
+        key_id=key.id, model=chat.model, model_label=ctx.metrics.model_label(chat.model, ctx.prices.canonical)
+    )
     price = ctx.prices.lookup(chat.model)
     upstream = resolve_upstream(key, headers, default=ctx.default_upstream)
-    request_id = new_request_id()
+    request_id = scope.request_id if scope is not None else new_request_id()
     decision = await _acquire_slot(ctx, key, request_id)
     try:
         level = chat.level or key.compression_level or ctx.settings.compression_level
@@ -132,6 +139,8 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
     )
     prep.headers = _response_headers(ctx, prep)
     ctx.key_usage.note(key.id, prep.created_at)
+    if scope is not None:
+        scope.handled = True  # from here on, settling writes this request's log line and metrics
     return prep
 
 
@@ -238,7 +247,24 @@ class ChatStream:
         ctx.active_streams += 1
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._relay.__aiter__()
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        """The relay's events; the concurrency slot is given back *before* the closing events.
+
+        The relay marks the tally finished just before its last events (``[DONE]`` or the error
+        event). Releasing there means a client that reads the end of one stream and at once sends
+        its next request never sees a spurious 429 from its own finished stream; settling (which
+        releases again, idempotently) still runs after the stream in :meth:`finish`."""
+        released = False
+        async for event in self._relay:
+            if not released and self.tally.status != "in_progress":
+                released = True
+                try:
+                    await self._ctx.limiter.release(self._prep.key.id, self._prep.request_id)
+                except Exception:  # noqa: BLE001 - settling retries the release and logs
+                    log.warning("early slot release failed for %s", self._prep.request_id, exc_info=True)
+            yield event
 
     def finish(self, *, client_disconnected: bool) -> None:
         if self._finished:

@@ -17,6 +17,7 @@ from typing import Any
 from opencompress.accounts.service import AccountService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
+from opencompress.observability.metrics import GatewayMetrics
 from opencompress.ratelimit.base import RateLimiter
 from opencompress.storage.base import Storage
 from opencompress.upstream.client import Upstream, UpstreamClient
@@ -99,3 +100,7 @@ class AppContext:
     key_usage: KeyUsageCoalescer
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     active_streams: int = 0
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.track_active_streams(lambda: self.active_streams)

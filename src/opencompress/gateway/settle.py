@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from opencompress.billing.formula import compute_charge
-from opencompress.errors import OpenCompressError
+from opencompress.errors import OpenCompressError, UpstreamStatusError
+from opencompress.observability.requests import finish_settled
 from opencompress.storage.base import UsageRecord
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ async def settle_request(
     charge_output: bool,
     error: OpenCompressError | None = None,
 ) -> None:
+    record: UsageRecord | None = None
+    charged: int | None = None
     try:
         delivered = charge_output and (bool(tally.relayed_text) or tally.usage is not None)
         c = prep.compression
@@ -74,9 +77,38 @@ async def settle_request(
             status=status if error is None else "upstream_error",
             created_at=prep.created_at,
         )
-        await ctx.storage.settle(record)
+        charged = (await ctx.storage.settle(record)).charged_micros
     except Exception:
         log.exception("settling request %s failed", prep.request_id)
         raise
     finally:
         await ctx.limiter.release(prep.key.id, prep.request_id)
+        if record is not None:
+            _observe(ctx, prep, record, charged, error)
+
+
+def _observe(
+    ctx: AppContext,
+    prep: PreparedChat,
+    record: UsageRecord,
+    charged: int | None,
+    error: OpenCompressError | None,
+) -> None:
+    """The request's log line and metrics (see :mod:`opencompress.observability.requests`)."""
+    code: str | None
+    if isinstance(error, UpstreamStatusError):
+        status, code = error.upstream_status, f"upstream_http_{error.upstream_status}"
+    elif error is not None:
+        status, code = error.status, error.code
+    else:  # streams answered 200 however they ended; a mid-stream failure is still an upstream error
+        status, code = 200, ("upstream_stream_error" if record.status == "upstream_error" else None)
+    finish_settled(
+        ctx.metrics,
+        record,
+        model_label=ctx.metrics.model_label(prep.chat.model, ctx.prices.canonical),
+        http_status=status,
+        upstream_error_code=code,
+        charged_micros=charged,
+        stream=prep.chat.stream,
+        prompt=prep.chat.messages if ctx.settings.log_content else None,
+    )

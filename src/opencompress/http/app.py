@@ -13,13 +13,16 @@ import sys
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from opencompress.accounts.service import AccountService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
 from opencompress.http.errors import EXCEPTION_HANDLERS
-from opencompress.http.routes import chat, compress, meta
+from opencompress.http.routes import chat, compress, meta, metrics
+from opencompress.observability.metrics import GatewayMetrics
+from opencompress.observability.requests import RequestObserver
 from opencompress.ratelimit.fallback import open_rate_limiter
 from opencompress.storage import open_storage
 from opencompress.upstream.client import Upstream, UpstreamClient
@@ -42,6 +45,8 @@ def announce(text: str) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    gateway_metrics = GatewayMetrics()  # per app, not the process-global registry
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -85,13 +90,15 @@ def create_app(settings: Settings) -> Starlette:
                 default_upstream=default_upstream,
                 simulated=settings.uses_simulator,
                 key_usage=key_usage,
+                metrics=gateway_metrics,
             )
             app.state.ctx = ctx
             yield
             await ctx.background.drain(settings.shutdown_grace_s)
 
     return Starlette(
-        routes=[*chat.routes, *compress.routes, *meta.routes],
+        routes=[*chat.routes, *compress.routes, *meta.routes, *metrics.routes],
+        middleware=[Middleware(RequestObserver, metrics=gateway_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

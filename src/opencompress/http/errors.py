@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from opencompress.errors import OpenCompressError, UpstreamStatusError
+from opencompress.observability.logs import current_request_id
 
 log = logging.getLogger("opencompress.http")
 
@@ -46,16 +47,19 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    request_id = current_request_id()  # also on the log line, so a user's report can be matched
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    reference = f" (request id {request_id})" if request_id else ""
     body = {
         "error": {
-            "message": "The gateway hit an internal error.",
+            "message": f"The gateway hit an internal error{reference}.",
             "type": "internal_error",
             "code": "internal_error",
             "param": None,
         }
     }
-    return JSONResponse(body, status_code=500)
+    headers = {"x-request-id": request_id} if request_id else None
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 EXCEPTION_HANDLERS = {
