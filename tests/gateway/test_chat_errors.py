@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from opencompress.simulator import default_recordings_dir
 from support.gateway import Gateway, running_gateway
 from support.server import free_port
 
@@ -135,7 +136,24 @@ def test_upstream_5xx_becomes_502(gateway: Gateway, key: str) -> None:
     assert _error(r)["type"] == "upstream_error"
 
 
-def test_upstream_4xx_passes_through(gateway: Gateway, key: str) -> None:
+def test_upstream_4xx_passes_through_with_status_and_body(gateway: Gateway, key: str) -> None:
+    r = _post(
+        gateway,
+        {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": {"fault": "status", "status": 404}},
+        key,
+    )
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] != "upstream_error", "the upstream's own body is relayed"
+    r = _post(
+        gateway,
+        {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": {"fault": "status", "status": 429}},
+        key,
+    )
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.skipif(default_recordings_dir() is None, reason="../shared/data/wire is absent")
+def test_recorded_context_length_error_passes_through(gateway: Gateway, key: str) -> None:
     client = gateway.client(key)
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(

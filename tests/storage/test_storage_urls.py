@@ -29,8 +29,6 @@ def test_sqlite_url_forms(url: str, path: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://u:p@localhost/oc", "PostgreSQL backend not installed yet"),
-        ("postgresql+psycopg://localhost/oc", "PostgreSQL backend not installed yet"),
         ("mysql://localhost/oc", "unsupported database URL scheme"),
         ("sqlite:relative.db", "three slashes"),
         ("sqlite:///x.db?mode=ro", "query parameters"),
