@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +161,21 @@ def test_warm_cache_gives_identical_output() -> None:
     fresh = compress(msgs + [{"role": "assistant", "content": "ok"}, {"role": "tool", "content": OUTPUT}])
     assert cold.messages == warm.messages and cold.aliases == warm.aliases
     assert longer.messages == fresh.messages and longer.aliases == fresh.aliases
+
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "compression" / "agent_traj.jsonl"
+_NUMBERED_LINE = re.compile(r"^[ \t]*\d+:.*$", re.M)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="evaluation data not present")
+@pytest.mark.parametrize("level", ["lossless", "balanced", "aggressive"])
+def test_numbered_code_lines_of_real_agent_traces_are_never_rewritten(level: str) -> None:
+    """Every ``12:    code`` line of the output is a line of the input (or gone into a back-reference)."""
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        text = "\n".join(m.get("content") or "" for m in record["messages"]).replace("\r\n", "\n")
+        original = set(_NUMBERED_LINE.findall(text))
+        out = compress(record["messages"], policy=Policy(level=level)).messages  # type: ignore[arg-type]
+        for m in out:
+            for numbered in _NUMBERED_LINE.findall((m.get("content") or "").replace("\r\n", "\n")):
+                assert numbered in original

@@ -12,8 +12,13 @@ def _run(text: str, kind: str = "prose", role: str = "user") -> str:
     return STAGE.transform(text, TextInfo(role=role, kind=kind))  # type: ignore[arg-type]
 
 
-def test_trailing_spaces_blank_runs_and_inner_runs_in_prose() -> None:
-    assert _run("a  b   \n\n\n\nc\t \r\nd\n\n") == "a b\n\nc\nd"
+def test_trailing_spaces_crlf_and_blank_runs_in_prose() -> None:
+    assert _run("a  b   \n\n\n\nc\t \r\nd\n\n") == "a  b\n\nc\nd"
+
+
+def test_numbered_code_views_keep_every_space() -> None:
+    view = "[File: a.py]  \n1459:            self.WEEKS,   \n1460:        )\n\n\n\ntext  "
+    assert _run(view) == "[File: a.py]\n1459:            self.WEEKS,   \n1460:        )\n\ntext"
 
 
 def test_leading_indentation_is_kept() -> None:
@@ -22,7 +27,7 @@ def test_leading_indentation_is_kept() -> None:
 
 def test_fenced_code_is_byte_for_byte_untouched() -> None:
     text = "intro  text  \n```py\nx  =  1   \n\n\n\ny\n```\nafter   \n\n\n"
-    assert _run(text) == "intro text\n```py\nx  =  1   \n\n\n\ny\n```\nafter"
+    assert _run(text) == "intro  text\n```py\nx  =  1   \n\n\n\ny\n```\nafter"
 
 
 def test_unterminated_fence_is_protected_to_the_end() -> None:

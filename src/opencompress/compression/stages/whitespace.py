@@ -1,13 +1,14 @@
 """Lossless whitespace normalisation outside code.
 
-Trailing spaces, ``\\r\\n`` line ends, runs of blank lines and (in prose lines that are not indented)
-runs of inner spaces. Fenced code blocks (```` ``` ```` / ``~~~``) and whole texts classified as
+Trailing spaces and tabs, ``\\r\\n`` line ends, and runs of blank lines. Fenced code blocks
+(```` ``` ```` / ``~~~``), line-numbered code views (``12:    x = 1``) and whole texts classified as
 code, diffs or JSON are left byte-for-byte alone, because there whitespace can be meaning (Python
-indentation, string literals, diff context). Leading indentation is never touched anywhere.
+indentation, string literals, diff context). Leading indentation and spaces *inside* a line are never
+touched anywhere: collapsing them saves characters but almost no o200k tokens (a run of spaces is
+usually one token), and a mixed message may hold code that only looks like prose.
 
-Measured on the agent traces this saves characters but few tokens (o200k merges most whitespace
-runs into one token), so it is cheap hygiene rather than a big lever; it also makes the exact-
-duplicate stages see through whitespace-only differences.
+This is cheap hygiene rather than a big lever; it also lets the duplicate stages see through
+whitespace-only differences.
 """
 
 from __future__ import annotations
@@ -18,35 +19,37 @@ from opencompress.compression.base import Message, StageContext, TextInfo, apply
 
 _FENCE = re.compile(r"(^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\2[ \t]*$|\Z))", re.S | re.M)
 _TRAILING = re.compile(r"[ \t]+$", re.M)
+_NUMBERED_TRAILING = re.compile(r"^[ \t]*\d+[:|│][^\n]*?[ \t]+$", re.M)
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
-_INNER = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
 _UNTOUCHED = frozenset({"code", "diff", "json", "empty"})
 
 
-def _normalise_chunk(chunk: str, prose: bool) -> str:
+def _strip_trailing(chunk: str) -> str:
+    if _NUMBERED_TRAILING.search(chunk) is None:
+        return _TRAILING.sub("", chunk)
+    lines = chunk.split("\n")
+    for i, line in enumerate(lines):
+        if line[-1:] in (" ", "\t") and not re.match(r"[ \t]*\d+[:|│]", line):
+            lines[i] = line.rstrip(" \t")
+    return "\n".join(lines)
+
+
+def _normalise_chunk(chunk: str) -> str:
     if "\r" in chunk:
         chunk = chunk.replace("\r\n", "\n")
-    chunk = _TRAILING.sub("", chunk)
-    chunk = _BLANK_RUNS.sub("\n\n", chunk)
-    if prose and "  " in chunk:
-        lines = chunk.split("\n")
-        for i, line in enumerate(lines):
-            if "  " in line and line[:1] not in (" ", "\t", "|", "") and "|" not in line:
-                lines[i] = _INNER.sub(" ", line)
-        chunk = "\n".join(lines)
-    return chunk
+    return _BLANK_RUNS.sub("\n\n", _strip_trailing(chunk))
 
 
-def normalise(text: str, *, prose: bool = True) -> str:
+def normalise(text: str) -> str:
     """``text`` with whitespace normalised outside fenced code blocks."""
     if "```" not in text and "~~~" not in text:
-        return _normalise_chunk(text, prose).rstrip().lstrip("\n")
+        return _normalise_chunk(text).rstrip().lstrip("\n")
     parts = _FENCE.split(text)
     # split() with 2 groups yields [outside, block, fence, outside, block, fence, ..., outside]
     pieces: list[str] = []
     last = len(parts) - 1
     for i in range(0, len(parts), 3):
-        chunk = _normalise_chunk(parts[i], prose)
+        chunk = _normalise_chunk(parts[i])
         if i == 0:
             chunk = chunk.lstrip("\n")
         if i == last:
@@ -63,7 +66,7 @@ class Whitespace:
     def transform(self, text: str, info: TextInfo) -> str:
         if info.kind in _UNTOUCHED:
             return text
-        return normalise(text, prose=info.kind in ("prose", "documents", "fewshot"))
+        return normalise(text)
 
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
         return apply_text_stage(self, messages)
