@@ -15,7 +15,7 @@ import pytest
 from opencompress.errors import StorageError
 from opencompress.storage import ApiKey, Storage, UnsupportedDatabaseURL, UsageRecord, open_storage
 from opencompress.storage.migrate import load_migrations
-from opencompress.storage.postgres import PostgresStorage, parse_postgres_url
+from opencompress.storage.postgres import PROBE_IDLE_S, PostgresStorage, parse_postgres_url
 from support.services import PostgresServer, ServiceMissing, free_port, missing_service, postgres_server
 
 pytestmark = pytest.mark.postgres
@@ -145,6 +145,13 @@ def test_outage_is_a_storage_error_and_the_pool_recovers(own_pg: PostgresServer)
         try:
             await storage.migrate()
             key = await funded_key(storage, 5_000)
+            # A restart while the pool is idle: the stale connection is probed and replaced, so
+            # no request fails.
+            own_pg.stop("fast")
+            own_pg.start()
+            await asyncio.sleep(PROBE_IDLE_S + 0.1)
+            assert await storage.get_key_by_hash(f"h-{key.account_id}") == key
+
             own_pg.stop("immediate")
             started = time.monotonic()
             with pytest.raises(StorageError, match="database unavailable") as raised:

@@ -5,8 +5,9 @@ explicit transaction) and runs as its own task awaited through :func:`asyncio.sh
 SQLite backend's worker thread, a caller cancelled while waiting (a client that disconnected
 during settlement) does not roll back a charge that is already on its way.
 
-Outages: the pool checks a connection before lending it, so connections broken by a database
-restart are replaced instead of failing a request, and a database that is down makes each call
+Outages: the pool probes a connection that sat idle for over :data:`PROBE_IDLE_S` before lending
+it (a busy pool skips the extra round trip), so connections broken by a database restart are
+replaced instead of failing a request, and a database that is down makes each call
 fail with :class:`opencompress.errors.StorageError` (HTTP 503) after at most ``pool_timeout``
 seconds (a blip shorter than that is ridden out). The pool keeps reconnecting and recovers on
 its own within about ``pool_timeout`` of the database coming back.
@@ -19,7 +20,9 @@ else in the URL is libpq's (``sslmode``, ``application_name``…).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -48,6 +51,9 @@ MIGRATION_LOCK_ID = 727301
 """The advisory lock :mod:`opencompress.storage.migrate` takes per migration. Held here for the
 whole run too (advisory locks are re-entrant within a session) so two replicas starting together
 do not race on ``CREATE TABLE IF NOT EXISTS schema_migrations``, which is not atomic in PostgreSQL."""
+
+PROBE_IDLE_S = 1.0
+"""A pooled connection idle longer than this is checked with an empty query before it is lent."""
 
 POOL_OPTIONS = {"pool_min_size": 1, "pool_max_size": 10, "pool_timeout": 5.0}
 
@@ -88,6 +94,7 @@ class PostgresStorage:
         self._connect_timeout_s = connect_timeout_s
         self._clock = clock
         self._pool: AsyncConnectionPool[tx.Conn] | None = None
+        self._returned_at: weakref.WeakKeyDictionary[tx.Conn, float] = weakref.WeakKeyDictionary()
         self._opening: asyncio.Lock | None = None
         self._closed = False
 
@@ -106,7 +113,8 @@ class PostgresStorage:
                     max_size=self._max_size,
                     timeout=self._pool_timeout_s,
                     kwargs={"autocommit": True, "connect_timeout": self._connect_timeout_s},
-                    check=AsyncConnectionPool.check_connection,
+                    check=self._check,
+                    reset=self._stamp,
                     # Give up a failing reconnection after one pool timeout (instead of backing off
                     # for minutes): the next request then starts a fresh attempt at once, so the
                     # pool is back within about ``pool_timeout`` of the database.
@@ -117,6 +125,13 @@ class PostgresStorage:
                 await pool.open(wait=False)
                 self._pool = pool
         return self._pool
+
+    async def _check(self, conn: tx.Conn) -> None:
+        if time.monotonic() - self._returned_at.get(conn, -math.inf) > PROBE_IDLE_S:
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def _stamp(self, conn: tx.Conn) -> None:
+        self._returned_at[conn] = time.monotonic()
 
     async def _in_connection(self, fn: Callable[[tx.Conn], Awaitable[T]]) -> T:
         with tx.translate_errors():
