@@ -70,3 +70,21 @@ def test_minify_is_valid_equal_json_with_the_same_key_order(
     result = text if out is None else out
     assert _pairs(result) == _pairs(text)
     assert len(result) <= len(text)
+
+
+def test_table_form_for_homogeneous_object_arrays() -> None:
+    from opencompress.compression.stages.json_table import JsonTable
+
+    info = TextInfo(role="tool", kind="json")
+    rows = ",".join(f'{{"id": {i}, "name": "n{i}", "score": 1.50}}' for i in range(3))
+    text = f'{{"items": [{rows}], "next": null}}'
+    assert JsonTable().transform(text, info) == (
+        '{"items":{"columns":["id","name","score"],"rows":[[0,"n0",1.50],[1,"n1",1.50],[2,"n2",1.50]]},'
+        '"next":null}'
+    )
+    short = '[{"a": 1, "b": 2}, {"a": 3, "b": 4}]'
+    assert JsonTable().transform(short, info) == short, "fewer rows than min_rows"
+    mixed = '[{"a": 1, "b": 2}, {"b": 3, "a": 4}, {"a": 5, "b": 6}]'
+    assert JsonTable().transform(mixed, info) == mixed, "key order differs"
+    dup = '[{"a": 1, "a": 2}, {"a": 3, "b": 4}, {"a": 5, "b": 6}]'
+    assert JsonTable().transform(dup, info) == dup, "duplicate keys are left alone"

@@ -38,6 +38,7 @@ from opencompress.compression.stages.dedup import Dedup
 from opencompress.compression.stages.documents import DocumentSelection
 from opencompress.compression.stages.fewshot import FewShotBudget
 from opencompress.compression.stages.json_minify import JsonEmbedded, JsonMinify
+from opencompress.compression.stages.json_table import JsonTable
 from opencompress.compression.stages.logs import LogFold
 from opencompress.compression.stages.prose import ProsePruning
 from opencompress.compression.stages.whitespace import Whitespace
@@ -47,13 +48,22 @@ LOSSLESS_TEXT = frozenset({"whitespace", "json_minify", "json_embedded"})
 ASSISTANT_OK = LOSSLESS_TEXT
 """Earlier assistant turns are the model's own words: re-encoding only, never rewritten."""
 
-TEXT_ORDER = ("json_minify", "json_embedded", "whitespace", "log_fold", "code_comments", "prose_prune")
+TEXT_ORDER = (
+    "json_minify",
+    "json_table",
+    "json_embedded",
+    "whitespace",
+    "log_fold",
+    "code_comments",
+    "prose_prune",
+)
 HISTORY_ORDER = ("dedup", "dedup_blocks", "aliases")
 TURN_ORDER = ("documents", "fewshot")
 
 _TEXTY: frozenset[Kind] = frozenset({"prose", "documents", "fewshot", "log"})
 STAGE_KINDS: dict[str, frozenset[Kind]] = {
     "json_minify": frozenset({"json"}),
+    "json_table": frozenset({"json"}),
     "json_embedded": _TEXTY,
     "whitespace": _TEXTY,
     "log_fold": frozenset({"log", "prose", "documents"}),
@@ -108,7 +118,15 @@ CONFIGS: dict[Level, LevelConfig] = {
     ),
     "aggressive": LevelConfig(
         level="aggressive",
-        text=("json_minify", "json_embedded", "whitespace", "log_fold", "code_comments", "prose_prune"),
+        text=(
+            "json_minify",
+            "json_table",
+            "json_embedded",
+            "whitespace",
+            "log_fold",
+            "code_comments",
+            "prose_prune",
+        ),
         history=("dedup", "dedup_blocks", "aliases"),
         turn=("documents", "fewshot"),
         documents_keep=0.2,
@@ -155,6 +173,7 @@ def text_stages(level: Level) -> tuple[TextStage, ...]:
     cfg = CONFIGS[level]
     made: dict[str, TextStage] = {
         "json_minify": JsonMinify(),
+        "json_table": JsonTable(),
         "json_embedded": JsonEmbedded(),
         "whitespace": Whitespace(),
         "log_fold": LogFold(min_run=cfg.log_min_run),
