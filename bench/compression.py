@@ -4,7 +4,7 @@ For every source (nq20_gold0, nq20_gold9, squad, gsm8k_cot, kv75, agent_traj) an
 (identity = level "off", lossless, balanced, aggressive) it reports, in one run:
 
 * token reduction: o200k prompt tokens before/after (:func:`opencompress.tokens.count_messages`),
-  summed over the records of the source;
+  summed over the records of the source, and how many records grew (must be 0);
 * answer retention: records whose gold ``answers`` that occur in the original (case-insensitive)
   all still occur after compression ("all"), and records where at least one still occurs ("any",
   the issue's wording: for NQ the answers are alternatives, not all of them are in the passage);
@@ -67,6 +67,7 @@ class Row:
     demos_intact: int = 0
     demos_n: int = 0
     demos_kept: int = 0
+    grew: int = 0
     seconds: list[float] = field(default_factory=list)
     failed_stages: int = 0
 
@@ -80,6 +81,7 @@ class Row:
             "tokens_before": self.tokens_before,
             "tokens_after": self.tokens_after,
             "reduction": _ratio(self.tokens_before - self.tokens_after, self.tokens_before),
+            "grew": self.grew,
             "answer_retention_all": _ratio(self.answers_all, self.answers_n),
             "answer_retention_any": _ratio(self.answers_any, self.answers_n),
             "number_retention": _ratio(self.numbers_kept, self.numbers_total),
@@ -166,8 +168,11 @@ def measure(row: Row, record: Mapping[str, Any], result: CompressionResult, seco
     row.n += 1
     row.seconds.append(seconds)
     row.failed_stages += len(result.stages_failed)
-    row.tokens_before += count_messages(original)
-    row.tokens_after += count_messages(compressed)
+    before_tokens = count_messages(original)
+    after_tokens = count_messages(compressed)
+    row.tokens_before += before_tokens
+    row.tokens_after += after_tokens
+    row.grew += after_tokens > before_tokens
     before_texts = message_texts(original)
     after_texts = message_texts(compressed)
     before = "\n".join(before_texts)
@@ -239,6 +244,7 @@ def totals(rows: Sequence[Row]) -> list[dict[str, Any]]:
             merged.n += r.n
             merged.tokens_before += r.tokens_before
             merged.tokens_after += r.tokens_after
+            merged.grew += r.grew
             merged.numbers_kept += r.numbers_kept
             merged.numbers_total += r.numbers_total
             merged.seconds.extend(r.seconds)
@@ -268,6 +274,7 @@ COLUMNS = (
     ("tok before", "tokens_before", "str", 10),
     ("tok after", "tokens_after", "str", 10),
     ("reduction", "reduction", "pct", 9),
+    ("grew", "grew", "str", 4),
     ("ans all", "answer_retention_all", "ret", 7),
     ("ans any", "answer_retention_any", "ret", 7),
     ("numbers", "number_retention", "ret", 7),

@@ -71,7 +71,7 @@ def test_runs_and_reports_identity_baseline_in_the_same_run(
     rows = {(r["source"], r["level"]): r for r in report["per_source"]}
     ident = rows[("nq20_gold0", "identity")]
     assert ident["n"] == 2  # --limit is per source
-    assert ident["reduction"] == 0.0
+    assert ident["reduction"] == 0.0 and ident["grew"] == 0
     assert ident["answer_retention_all"] == 1.0 and ident["number_retention"] == 1.0
     assert ident["question_kept"] == 1.0
     assert rows[("gsm8k_cot", "identity")]["answer_retention_all"] is None  # no answers: n/a
@@ -106,6 +106,11 @@ def test_metrics_detect_losses(bench: ModuleType) -> None:
     assert summary["number_retention"] < 0.1  # only the question's "2" survives
     assert summary["question_kept"] == 0.0
     assert summary["reduction"] > 0.5
+    assert summary["grew"] == 0
+    grown = [dict(m) for m in record["messages"]]
+    grown[0]["content"] += " and a much longer tail" * 5
+    bench.measure(row, record, CompressionResult(messages=grown, level="balanced"), 0.001)
+    assert row.summary()["grew"] == 1
 
 
 def test_number_tokens_ignore_json_spacing(bench: ModuleType) -> None:
