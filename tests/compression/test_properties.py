@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from opencompress.compression import Policy, compress
 from opencompress.compression import pipeline as pl
+from opencompress.compression.classify import is_json_document
 from opencompress.compression.stages.dedup import whole_marker
 
 ROOTS = ["/home/runner/work/projects/opencompress_demo/src", "/__Users__someone__Dataset_Dev__2016__crypto"]
@@ -162,7 +163,7 @@ def test_lossless_json_stays_equal_json(msgs: list[dict[str, Any]]) -> None:
     out = compress(msgs, policy=Policy(level="lossless")).messages
     for i, (before, after) in enumerate(zip(msgs, out, strict=True)):
         text = before.get("content")
-        if not isinstance(text, str) or not text.startswith("{"):
+        if not isinstance(text, str) or not is_json_document(text):
             continue
         folded = [whole_marker(f"the earlier result of tool call {m.get('tool_call_id')}") for m in msgs[:i]]
         if after["content"] in folded:

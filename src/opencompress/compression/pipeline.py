@@ -36,7 +36,7 @@ from opencompress.compression.base import (
     TextInfo,
 )
 from opencompress.compression.cache import LRUCache, chain, digest
-from opencompress.compression.classify import classify
+from opencompress.compression.classify import Kind, classify
 from opencompress.compression.policy import (
     ALIASES,
     DEDUP,
@@ -64,6 +64,8 @@ class TextResult:
     text: str
     changes: tuple[Change, ...] = ()
     failed: tuple[str, ...] = ()
+    kind: Kind | None = None
+    """Content class of ``text`` as the text stages last saw it (saves classifying it again)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Unit:
     key: bytes = b""
     changes: list[Change] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    kind: Kind | None = None
+    kind_of: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +204,7 @@ def _run_text_stages(cfg: LevelConfig, unit: Unit) -> TextResult:
             if stage.name.startswith("json") and kind != "json":
                 kind = classify(text)
                 info = TextInfo(role=unit.role, kind=kind, small=info.small)
-    return TextResult(text, tuple(changes), tuple(failed))
+    return TextResult(text, tuple(changes), tuple(failed), kind)
 
 
 def _phase_text(cfg: LevelConfig, unit: Unit, question: bool) -> None:
@@ -212,6 +216,8 @@ def _phase_text(cfg: LevelConfig, unit: Unit, question: bool) -> None:
         result = _run_text_stages(cfg, unit)
         TEXT_CACHE.put(unit.key, result, weight=len(unit.text) + len(result.text))
     unit.text = result.text
+    unit.kind = result.kind
+    unit.kind_of = result.text
     unit.changes.extend(result.changes)
     unit.failed.extend(result.failed)
 
@@ -233,7 +239,7 @@ class History:
         label = describe(unit.role, seen, unit.call_id)
         found = ALIASES.observe(self.aliases, seen) if "aliases" in cfg.history else None
         if not question and unit.role in HISTORY_ROLES:
-            kind = classify(seen)
+            kind = unit.kind if unit.kind is not None and unit.kind_of is seen else classify(seen)
             before = protect.counts(unit.protected, seen)
             if "dedup" in cfg.history and allows("dedup", kind=kind, role=unit.role, small=False):
                 self._try(unit, "dedup", lambda t: DEDUP.fold_whole(self.dedup, t), before)
