@@ -127,17 +127,36 @@ class PostgresStorage:
         return self._pool
 
     async def _check(self, conn: tx.Conn) -> None:
-        if time.monotonic() - self._returned_at.get(conn, -math.inf) > PROBE_IDLE_S:
+        """The pool's ``check`` callback: probe a connection that sat idle before lending it."""
+        if time.monotonic() - self._returned_at.get(conn, -math.inf) <= PROBE_IDLE_S:
+            return
+        try:
             await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            await self._purge_broken()
+            raise
+
+    async def _purge_broken(self) -> None:
+        """One broken connection means the server restarted or dropped us, so the other idle ones
+        are broken too: check them all now. Otherwise the pool's getconn retries them one by one
+        with exponential backoff (1 s, 2 s…) and the first request after a restart times out."""
+        if self._pool is not None:
+            await self._pool.check()
 
     async def _stamp(self, conn: tx.Conn) -> None:
+        """The pool's ``reset`` callback (runs when a connection comes back): note when."""
         self._returned_at[conn] = time.monotonic()
 
     async def _in_connection(self, fn: Callable[[tx.Conn], Awaitable[T]]) -> T:
         with tx.translate_errors():
             pool = await self._get_pool()
             async with pool.connection() as conn:
-                return await fn(conn)
+                try:
+                    return await fn(conn)
+                except psycopg.OperationalError:
+                    if conn.broken:  # used too recently to be probed; clear out its stale siblings
+                        await self._purge_broken()
+                    raise
 
     async def _run(self, fn: Callable[[tx.Conn], Awaitable[T]]) -> T:
         if self._closed:
