@@ -18,6 +18,30 @@ from opencompress.http.app import create_app
 from opencompress.storage import open_storage
 from support.server import ServerThread
 
+ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
+"""Pass ``admin_token=ADMIN_TOKEN`` to :func:`running_gateway` to enable the operator endpoints."""
+
+
+OWNER_PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Owner:
+    """An account that signed in: ``client`` holds the session cookie and sends X-CSRF-Token."""
+
+    account_id: str
+    email: str
+    client: httpx.Client
+
+
+def error_of(r: httpx.Response, status: int) -> dict[str, Any]:
+    """The OpenAI-style error object of ``r``, after checking the status and the body's shape."""
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert set(body) == {"error"} and {"message", "type", "code"} <= set(body["error"])
+    assert "Traceback" not in r.text
+    return dict(body["error"])
+
 
 @dataclass
 class Seeded:
@@ -90,6 +114,37 @@ class Gateway:
 
         result: list[Any] = self.run(go)
         return result
+
+    def admin(self) -> httpx.Client:
+        """An HTTP client authorised as the operator (the gateway must run with an admin token)."""
+        return httpx.Client(
+            base_url=self.server.url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.settings.admin_token}"},
+        )
+
+    def create_owner(self, *, email: str, password: str, usd: str = "5.00", name: str = "owner") -> str:
+        """Create an account that can sign in (through ``POST /admin/accounts``); returns its id."""
+        with self.admin() as admin:
+            r = admin.post(
+                "/admin/accounts",
+                json={"name": name, "email": email, "password": password, "initial_credit_usd": usd},
+            )
+            assert r.status_code == 201, r.text
+            return str(r.json()["id"])
+
+    def sign_in(self, email: str, password: str) -> httpx.Client:
+        """An HTTP client holding a session cookie and sending its CSRF token on every request."""
+        with httpx.Client(base_url=self.server.url, timeout=30) as login:
+            r = login.post("/auth/login", json={"email": email, "password": password})
+            assert r.status_code == 200, r.text
+            cookies = login.cookies
+        return httpx.Client(
+            base_url=self.server.url,
+            timeout=30,
+            cookies=cookies,
+            headers={"X-CSRF-Token": r.json()["csrfToken"]},
+        )
 
     def sim_requests(self) -> list[dict[str, Any]]:
         with httpx.Client(timeout=10) as c:

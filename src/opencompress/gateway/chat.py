@@ -107,7 +107,7 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
         key_id=key.id, model=chat.model, model_label=ctx.metrics.model_label(chat.model, ctx.prices.canonical)
     )
     price = ctx.prices.lookup(chat.model)
-    upstream = resolve_upstream(key, headers, default=ctx.default_upstream)
+    upstream = await resolve_upstream(ctx, key, headers)
     request_id = scope.request_id if scope is not None else new_request_id()
     decision = await _acquire_slot(ctx, key, request_id)
     try:

@@ -14,7 +14,13 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from opencompress.accounts.byok import ByokCipher
+from opencompress.accounts.key_manager import KeyManager
+from opencompress.accounts.operator import OperatorService
 from opencompress.accounts.service import AccountService
+from opencompress.accounts.sessions import SessionService
+from opencompress.accounts.ssrf import UpstreamGuard
+from opencompress.accounts.usage import UsageService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.observability.metrics import GatewayMetrics
@@ -98,6 +104,14 @@ class AppContext:
     default_upstream: Upstream
     simulated: bool
     key_usage: KeyUsageCoalescer
+    byok: ByokCipher
+    """Decrypts stored BYOK provider keys for forwarding (and encrypts new ones)."""
+    upstream_guard: UpstreamGuard
+    """SSRF guard for BYOK base URLs, stored or from ``x-upstream-base-url``."""
+    sessions: SessionService
+    key_manager: KeyManager
+    usage: UsageService
+    operator: OperatorService
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     active_streams: int = 0
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)

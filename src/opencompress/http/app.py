@@ -15,12 +15,18 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from opencompress.accounts.byok import ByokCipher
+from opencompress.accounts.key_manager import KeyManager
+from opencompress.accounts.operator import OperatorService
 from opencompress.accounts.service import AccountService
+from opencompress.accounts.sessions import SessionService
+from opencompress.accounts.ssrf import UpstreamGuard
+from opencompress.accounts.usage import UsageService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
 from opencompress.http.errors import EXCEPTION_HANDLERS
-from opencompress.http.routes import chat, compress, meta, metrics
+from opencompress.http.routes import admin, chat, compress, keys, meta, metrics, session, usage
 from opencompress.observability.metrics import GatewayMetrics
 from opencompress.observability.requests import RequestObserver
 from opencompress.ratelimit.fallback import open_rate_limiter
@@ -80,6 +86,8 @@ def create_app(settings: Settings) -> Starlette:
             stack.push_async_callback(key_usage.stop)
             limiter = open_rate_limiter(settings.redis_url)  # Redis (local fallback) or per process
             stack.push_async_callback(limiter.close)
+            byok = ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY fails here
+            guard = UpstreamGuard(allow_private=settings.allow_private_upstreams)
             ctx = AppContext(
                 settings=settings,
                 storage=storage,
@@ -90,6 +98,14 @@ def create_app(settings: Settings) -> Starlette:
                 default_upstream=default_upstream,
                 simulated=settings.uses_simulator,
                 key_usage=key_usage,
+                byok=byok,
+                upstream_guard=guard,
+                sessions=SessionService(storage, ttl_s=settings.session_ttl_s),
+                key_manager=KeyManager(accounts, cipher=byok, guard=guard, before_list=key_usage.flush),
+                usage=UsageService(
+                    storage, low_balance_threshold_micros=settings.low_balance_threshold_micros
+                ),
+                operator=OperatorService(accounts),
                 metrics=gateway_metrics,
             )
             app.state.ctx = ctx
@@ -97,7 +113,16 @@ def create_app(settings: Settings) -> Starlette:
             await ctx.background.drain(settings.shutdown_grace_s)
 
     return Starlette(
-        routes=[*chat.routes, *compress.routes, *meta.routes, *metrics.routes],
+        routes=[
+            *chat.routes,
+            *compress.routes,
+            *meta.routes,
+            *metrics.routes,
+            *session.routes,
+            *keys.routes,
+            *usage.routes,
+            *admin.routes,
+        ],
         middleware=[Middleware(RequestObserver, metrics=gateway_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
