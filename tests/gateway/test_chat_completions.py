@@ -213,3 +213,17 @@ def test_models_and_health(gateway: Gateway) -> None:
         models = c.get("/v1/models").json()
     assert models["object"] == "list"
     assert any(m["id"] == "gpt-4o-mini" for m in models["data"])
+
+
+@pytest.mark.parametrize("level", ["off", "balanced"])
+def test_protect_markers_never_reach_the_upstream(gateway: Gateway, key: str, level: str) -> None:
+    client = gateway.client(key)
+    content = "Keep <occ:protect>this   exact    spacing</occ:protect> please."
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": content}, {"role": "user", "content": "ok"}],
+        extra_body={"compression": {"level": level}},
+    )
+    sent = gateway.sim_requests()[-1]["body"]["messages"][0]["content"]
+    assert "occ:protect" not in sent
+    assert "this   exact    spacing" in sent

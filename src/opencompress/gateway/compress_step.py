@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opencompress.compression import Level, Policy, compress
+from opencompress.compression.protect import MARK_CLOSE, MARK_OPEN
 from opencompress.tokens import count_messages
 from opencompress.wire.chat_request import ChatRequest
 
@@ -49,12 +50,23 @@ def _message_chars(messages: list[dict[str, Any]]) -> int:
     return total
 
 
+def _has_protect_markers(messages: list[dict[str, Any]]) -> bool:
+    """Level ``off`` still removes ``<occ:protect>`` markers: they are ours, not the model's."""
+    for m in messages:
+        content = m.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        if any(MARK_OPEN in t or MARK_CLOSE in t for t in texts):
+            return True
+    return False
+
+
 def compress_and_count(
     messages: list[dict[str, Any]], tools: Any, level: Level, rate: float | None
 ) -> CompressionOutcome:
     started = time.perf_counter()
     original_tokens = count_messages(messages)
-    if level == "off":
+    if level == "off" and not _has_protect_markers(messages):
         return CompressionOutcome(
             messages=messages,
             level=level,
@@ -86,7 +98,7 @@ def compress_and_count(
     return CompressionOutcome(
         messages=compressed,
         level=level,
-        status="ok",
+        status="off" if level == "off" else "ok",
         original_tokens=original_tokens,
         compressed_tokens=compressed_tokens,
         stages_applied=tuple(stages),
