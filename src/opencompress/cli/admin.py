@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from opencompress.accounts.operator import OperatorService
 from opencompress.accounts.service import AccountService
 from opencompress.config import Settings
 from opencompress.errors import OpenCompressError
@@ -34,16 +35,7 @@ def register(app: typer.Typer) -> None:
     keys = typer.Typer(help="Create, list and revoke sk-occ API keys.", no_args_is_help=True)
     app.add_typer(accounts, name="accounts")
     app.add_typer(keys, name="keys")
-
-    @accounts.command("create")
-    def accounts_create(
-        name: str = typer.Argument(..., help="Display name of the account"),
-        email: str | None = typer.Option(None, help="Sign-in email (unique)"),
-    ) -> None:
-        """Create an account and print its id."""
-        account = _run(lambda svc: svc.create_account(name, email=email))
-        _note(f"Created account {account.name!r} with balance {format_usd(0)}.")
-        typer.echo(account.id)
+    _register_sign_in_commands(accounts)
 
     @accounts.command("list")
     def accounts_list() -> None:
@@ -149,6 +141,38 @@ def register(app: typer.Typer) -> None:
             typer.echo("Database is up to date.")
 
 
+def _register_sign_in_commands(accounts: typer.Typer) -> None:
+    """``accounts create`` (optionally with a password) and ``accounts set-password``."""
+
+    @accounts.command("create")
+    def accounts_create(
+        name: str = typer.Argument(..., help="Display name of the account"),
+        email: str | None = typer.Option(None, help="Sign-in email (unique)"),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin", help="Read a dashboard sign-in password from stdin (needs --email)"
+        ),
+    ) -> None:
+        """Create an account and print its id."""
+        password = _read_password() if password_stdin else None
+        account = _run(lambda svc: OperatorService(svc).create_account(name, email=email, password=password))
+        _note(f"Created account {account.name!r} with balance {format_usd(0)}.")
+        typer.echo(account.id)
+
+    @accounts.command("set-password")
+    def accounts_set_password(
+        account: str = typer.Argument(..., help="Account id (acct_…)"),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin", help="Read the new password from stdin (required)"
+        ),
+    ) -> None:
+        """Set an account's dashboard password (signs out its sessions)."""
+        if not password_stdin:
+            _fail("pass the new password on stdin with --password-stdin (never as an argument)")
+        password = _read_password()
+        _run(lambda svc: OperatorService(svc).set_password(account, password))
+        typer.echo(f"Password set for {account}; its sessions were signed out.")
+
+
 def _run(work: Callable[[AccountService], Awaitable[T]], *, migrate_first: bool = True) -> T:
     """Open storage from the settings, run ``work``, close; errors → one stderr line, exit 1."""
     try:
@@ -173,6 +197,15 @@ async def _with_storage(
 def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+def _read_password() -> str:
+    """The password from stdin (its first line): never an argument, which would land in shell
+    history and ``ps`` output."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        _fail("no password on stdin")
+    return line
 
 
 def _note(message: str) -> None:
