@@ -19,6 +19,10 @@ from opencompress.errors import InvalidRequestError
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _INT_FIELDS = ("n", "max_tokens", "max_completion_tokens")
 LEVEL_HEADER = "x-opencompress-level"
+MAX_JSON_DEPTH = 128
+"""Deepest nesting accepted. Python's JSON codec recurses, so a body nested ~1,000 levels deep
+raises RecursionError (a 500) on parsing, and one just under that can fail later when re-encoded
+for the upstream on a deeper stack; real chat bodies (tool schemas included) stay far below."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,15 +39,55 @@ class ChatRequest:
     max_output_tokens: int | None
 
 
+def _too_deep(raw: bytes, value: Any) -> bool:
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:  # C-speed bound: most bodies stop here
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # iterative, so the check itself cannot overflow the stack
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _has_lone_surrogate(body: dict[str, Any]) -> bool:
+    """Paired ``\\ud83d\\ude00`` escapes decode to one character; an unpaired one (escaped, or raw
+    bytes ``ED A0..BF ..``, which ``json.loads`` decodes with ``surrogatepass``) cannot be encoded
+    as UTF-8, so forwarding the body (or logging it) would fail later as a 500."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _too_deep_error() -> InvalidRequestError:
+    return InvalidRequestError(
+        f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.", code="invalid_json"
+    )
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise _too_deep_error() from None
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. Send valid JSON.", code="invalid_json"
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_body")
+    if _too_deep(raw, body):
+        raise _too_deep_error()
+    if (b"\\ud" in raw or b"\\uD" in raw or b"\xed" in raw) and _has_lone_surrogate(body):
+        raise InvalidRequestError(
+            "The JSON body contains an unpaired UTF-16 surrogate escape (such as \\ud800), which is not "
+            "valid Unicode text.",
+            code="invalid_json",
+        )
     return body
 
 
