@@ -158,3 +158,18 @@ def test_admin_on_api_must_name_an_existing_account(console: Gateway, owner: Own
 def test_bearer_wins_over_a_cookie(console: Gateway, owner: Owner) -> None:
     r = owner.client.get("/api/me", headers={"Authorization": "Bearer wrong"})
     assert error_of(r, 401)["code"] == "invalid_admin_token"
+
+
+def test_too_many_sign_in_attempts_is_429(console: Gateway) -> None:
+    email = "hammered@example.com"
+    console.create_owner(email=email, password=OWNER_PASSWORD)
+    with anonymous(console) as c:
+        codes = [
+            c.post("/auth/login", json={"email": email, "password": "guess-number-x"}).status_code
+            for _ in range(10)
+        ]
+        assert codes == [401] * 10
+        r = c.post("/auth/login", json={"email": email, "password": OWNER_PASSWORD})
+        err = error_of(r, 429)
+    assert err["code"] == "too_many_sign_in_attempts" and int(r.headers["retry-after"]) >= 1
+    assert "set-cookie" not in r.headers

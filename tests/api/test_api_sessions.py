@@ -140,3 +140,30 @@ def test_csrf_token_is_derived_and_checked_in_constant_time() -> None:
     assert not csrf_matches(token, None) and not csrf_matches(token, "")
     assert not csrf_matches("other-session", csrf)
     assert not csrf_matches(token, csrf[:-1] + ("A" if csrf[-1] != "A" else "B"))
+
+
+def test_sign_in_attempts_are_limited_per_email(tmp_path: Path) -> None:
+    from opencompress.accounts.sessions import LOGIN_ATTEMPTS_PER_MINUTE
+    from opencompress.errors import RateLimitError
+    from opencompress.ratelimit.memory import MemoryRateLimiter
+
+    now = [0.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        limiter = MemoryRateLimiter(clock=lambda: now[0])
+        sessions = SessionService(storage, ttl_s=60, limiter=limiter)
+        for _ in range(LOGIN_ATTEMPTS_PER_MINUTE - 1):
+            with pytest.raises(AuthError):
+                await sessions.sign_in("owner@example.com", "wrong-password")
+        await sessions.sign_in("OWNER@example.com", PASSWORD)  # the 10th attempt still counts
+        with pytest.raises(RateLimitError) as limited:
+            await sessions.sign_in("owner@example.com", PASSWORD)
+        assert limited.value.status == 429 and limited.value.retry_after > 0
+        with pytest.raises(AuthError):  # another email has its own budget
+            await sessions.sign_in("someone@example.com", PASSWORD)
+        now[0] += 61
+        await sessions.sign_in("owner@example.com", PASSWORD)
+        assert all("owner" not in key for key in limiter._keys)  # hashed, never the address
+
+    with_storage(tmp_path / "s.db", body)

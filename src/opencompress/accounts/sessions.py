@@ -9,6 +9,10 @@ CSRF: each session has a token derived from the session token by HMAC-SHA256. Th
 recompute it from the cookie on every request, so nothing extra is stored, and it cannot be
 derived from anything in the database. Browsers send it back in ``X-CSRF-Token`` on
 state-changing requests; a cross-site page can neither read the cookie nor the token.
+
+Guessing: with a rate limiter, each email gets :data:`LOGIN_ATTEMPTS_PER_MINUTE` sign-in attempts
+per minute (successful ones included), shared across replicas when the limiter is Redis-backed;
+the limiter key is a hash of the email, so no address is stored in it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opencompress.accounts import passwords
-from opencompress.errors import AuthError
+from opencompress.errors import AuthError, RateLimitError
+from opencompress.ratelimit.base import Limits, RateLimiter
 from opencompress.storage.base import Account, Storage
 
 SESSION_COOKIE = "oc_session"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_TOKEN_LENGTH = 128
+LOGIN_ATTEMPTS_PER_MINUTE = 10
 _CSRF_LABEL = b"opencompress-csrf-v1"
 
 
@@ -70,17 +76,45 @@ _BAD_LOGIN = "Invalid email or password."
 
 
 class SessionService:
-    def __init__(self, storage: Storage, *, ttl_s: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        ttl_s: float,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.storage = storage
         self.ttl_s = ttl_s
+        self._limiter = limiter
         self._clock = clock
 
     async def sign_in(self, email: str, password: str) -> ActiveSession:
         """A new session for valid credentials; one generic ``AuthError`` for every failure (unknown
-        email, wrong password, account without a password), with the same hashing work."""
+        email, wrong password, account without a password), with the same hashing work.
+        ``RateLimitError`` (429) after too many attempts for one email."""
         if not isinstance(email, str) or not isinstance(password, str):
             raise AuthError(_BAD_LOGIN, code="invalid_credentials")
-        account = await self.storage.get_account_by_email(email.strip().lower())
+        clean_email = email.strip().lower()
+        if self._limiter is None:
+            return await self._sign_in(clean_email, password)
+        bucket = "login:" + hashlib.sha256(clean_email.encode("utf-8")).hexdigest()[:32]
+        lease = secrets.token_hex(8)
+        limits = Limits(rpm=LOGIN_ATTEMPTS_PER_MINUTE, concurrency=LOGIN_ATTEMPTS_PER_MINUTE)
+        decision = await self._limiter.acquire(bucket, limits, lease)
+        if not decision.allowed:
+            raise RateLimitError(
+                f"Too many sign-in attempts for this email. Retry after {decision.retry_after_s:.0f}s.",
+                retry_after=decision.retry_after_s,
+                code="too_many_sign_in_attempts",
+            )
+        try:
+            return await self._sign_in(clean_email, password)
+        finally:
+            await self._limiter.release(bucket, lease)
+
+    async def _sign_in(self, email: str, password: str) -> ActiveSession:
+        account = await self.storage.get_account_by_email(email)
         stored = await self.storage.get_password_hash(account.id) if account is not None else None
         ok = await asyncio.to_thread(passwords.verify_password, stored, password)
         if account is None or stored is None or not ok:

@@ -100,7 +100,7 @@ def create_app(settings: Settings) -> Starlette:
                 key_usage=key_usage,
                 byok=byok,
                 upstream_guard=guard,
-                sessions=SessionService(storage, ttl_s=settings.session_ttl_s),
+                sessions=SessionService(storage, ttl_s=settings.session_ttl_s, limiter=limiter),
                 key_manager=KeyManager(accounts, cipher=byok, guard=guard, before_list=key_usage.flush),
                 usage=UsageService(
                     storage, low_balance_threshold_micros=settings.low_balance_threshold_micros
