@@ -226,7 +226,7 @@ def test_full_key_is_shown_once_and_no_secret_reaches_html(dash: Gateway) -> Non
         )
         assert created.text.count(full_key) == 1
         assert created.headers["cache-control"] == "no-store"
-        assert created.headers["referrer-policy"] == "no-referrer"
+        assert created.headers["referrer-policy"] == "same-origin"
         assert "sk-provider-SECRET-123" not in created.text
         pages = [client.get(p) for p in ("/dashboard", "/dashboard/keys", "/dashboard/usage")]
         for response in [created, *pages]:
@@ -346,3 +346,28 @@ def test_static_files_are_served_and_pages_reference_only_this_origin(dash: Gate
             assert response.status_code == 200 and len(response.content) > 100
     with httpx.Client(base_url=dash.server.url) as anonymous:  # assets need no session
         assert anonymous.get("/dashboard/static/dashboard.css").status_code == 200
+
+
+def test_user_text_is_escaped(dash: Gateway) -> None:
+    owner = make_owner(dash)
+    with sign_in(dash, owner) as client:
+        _, created = create_key(client, '<img src=x onerror="alert(1)">')
+        for html in (created.text, client.get("/dashboard/keys").text):
+            assert '<img src=x onerror="alert(1)">' not in html
+            assert "&lt;img src=x onerror=" in html
+
+
+def test_too_many_sign_in_attempts_get_a_page_not_json(dash: Gateway) -> None:
+    owner = make_owner(dash)
+    with dash.http() as client:
+        token = form_token(client.get("/login").text)
+        statuses = []
+        for _ in range(12):
+            response = client.post(
+                "/login", data={"email": owner.email, "password": "not the password", "csrf_token": token}
+            )
+            statuses.append(response.status_code)
+            token = form_token(response.text)  # every answer is the sign-in page again
+        assert statuses[0] == 401 and statuses[-1] == 429
+        assert response.headers["content-type"].startswith("text/html")
+        assert 'role="alert"' in response.text

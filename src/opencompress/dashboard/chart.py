@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 
 WIDTH = 760
 HEIGHT = 260
-PAD_LEFT = 72
-PAD_RIGHT = 52
+PAD_LEFT = 76
+PAD_RIGHT = 48
 PAD_TOP = 16
 PAD_BOTTOM = 36
 Y_TICKS = 4
@@ -42,35 +42,40 @@ class ChartDay:
     rate: float | None
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^k that is ≥ ``value`` (axis maximum with round ticks)."""
-    if value <= 0:
-        return 1.0
-    exponent = math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        candidate = step * 10.0**exponent
-        if candidate >= value * (1 - 1e-12):
-            return candidate
-    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
+EMPTY_STEP_MICROS = 2_500
+"""Tick step when nothing was saved: a $0.01 axis rather than one of fractions of a micro-dollar."""
 
 
-def money_tick(micros: float) -> str:
-    """Axis label for a dollar amount: as few decimals as the scale needs (``$0.0025``, ``$1.5``)."""
-    usd = micros / 1_000_000
-    if usd == 0:
+def tick_step(max_micros: int, ticks: int = Y_TICKS) -> int:
+    """The smallest 1, 2 or 5 × 10^k micro-dollars such that ``ticks`` steps reach ``max_micros``.
+
+    Integer steps keep every tick label an exact amount (money is integer micro-dollars)."""
+    if max_micros <= 0:
+        return EMPTY_STEP_MICROS
+    needed = math.ceil(max_micros / ticks)
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude >= needed:
+                return factor * magnitude
+        magnitude *= 10
+
+
+def money_tick(micros: int) -> str:
+    """Axis label for a dollar amount, exact with as few decimals as it needs (``$0.0025``)."""
+    if micros == 0:
         return "$0"
-    for decimals in range(0, 7):
-        text = f"{usd:.{decimals}f}"
-        if abs(float(text) - usd) < 1e-9:
-            return "$" + text
-    return f"${usd:.6f}"
+    whole, frac = divmod(micros, 1_000_000)
+    digits = f"{frac:06d}".rstrip("0")
+    return f"${whole}.{digits}" if digits else f"${whole}"
 
 
 def render_chart(days: Sequence[ChartDay], *, title: str = "Daily savings and compression rate") -> Markup:
     """The chart as an ``<svg>`` element (safe markup). ``days`` must be consecutive, oldest first."""
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    top = nice_ceiling(max((d.savings_micros for d in days), default=0))
+    step = tick_step(max((d.savings_micros for d in days), default=0))
+    top = step * Y_TICKS
     slot = plot_w / max(1, len(days))
     bottom_y = PAD_TOP + plot_h
 
@@ -89,7 +94,7 @@ def render_chart(days: Sequence[ChartDay], *, title: str = "Daily savings and co
         )
         parts.append(
             f'<text class="tick" x="{PAD_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(money_tick(top * frac))}</text>"
+            f"{escape(money_tick(step * i))}</text>"
         )
         parts.append(
             f'<text class="tick" x="{WIDTH - PAD_RIGHT + 8}" y="{y + 4:.1f}">{round(frac * 100)}%</text>'
@@ -104,22 +109,18 @@ def render_chart(days: Sequence[ChartDay], *, title: str = "Daily savings and co
                 f'height="{bottom_y - y:.1f}"><title>{escape(d.day.isoformat())}: '
                 f"{escape(money_tick(d.savings_micros))} saved</title></rect>"
             )
-        if i % label_every == 0 or i == len(days) - 1:
+        if (len(days) - 1 - i) % label_every == 0:  # counted from today, so today is labelled
             parts.append(
                 f'<text class="tick" x="{x + slot / 2:.1f}" y="{bottom_y + 18}" text-anchor="middle">'
                 f"{escape(d.day.strftime('%m-%d'))}</text>"
             )
     parts.extend(_rate_line(days, slot, y_rate))
-    parts.append(
-        f'<text class="axis-label" x="12" y="{PAD_TOP + plot_h / 2:.1f}" '
-        f'transform="rotate(-90 12 {PAD_TOP + plot_h / 2:.1f})" text-anchor="middle">saved (USD)</text>'
-    )
-    parts.append(
-        f'<text class="axis-label" x="{WIDTH - 8}" y="{PAD_TOP + plot_h / 2:.1f}" '
-        f'transform="rotate(90 {WIDTH - 8} {PAD_TOP + plot_h / 2:.1f})" text-anchor="middle">'
-        "compression rate</text>"
-    )
     active = [d for d in days if d.rate is not None]
+    if not active:
+        parts.append(
+            f'<text class="empty" x="{PAD_LEFT + plot_w / 2:.1f}" y="{PAD_TOP + plot_h / 2:.1f}" '
+            'text-anchor="middle">No calls in these days yet</text>'
+        )
     desc = (
         f"{len(days)} days from {days[0].day.isoformat()} to {days[-1].day.isoformat()}; "
         f"{len(active)} days with calls; total saved {money_tick(sum(d.savings_micros for d in days))}."

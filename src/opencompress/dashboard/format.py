@@ -47,13 +47,15 @@ def utc_datetime(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
 
-def when(ts: float | None, *, never: str = "never") -> Markup:
-    """A ``<time>`` element with the machine-readable instant and a short UTC text."""
+def when(ts: float | None, *, never: str = "never", suffix: bool = True) -> Markup:
+    """A ``<time>`` element with the machine-readable instant and a short UTC text (``suffix``:
+    append " UTC"; tables leave it out, the page footer says times are UTC)."""
     moment = utc_datetime(ts)
     if moment is None:
         return Markup(escape(never))
     iso = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Markup(f'<time datetime="{iso}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>')
+    label = f"{moment:%Y-%m-%d %H:%M:%S}" + (" UTC" if suffix else "")
+    return Markup(f'<time datetime="{iso}">{label}</time>')
 
 
 def millis(value: float | None) -> str:

@@ -1,11 +1,13 @@
 """Rendering dashboard pages: one Jinja environment, one set of security headers.
 
 Every page is private to a signed-in person and may show account data (the key-creation result
-even shows a secret once), so every response says ``Cache-Control: no-store`` and
-``Referrer-Policy: no-referrer``. The Content-Security-Policy allows only this origin's own CSS
-and JS (no inline script or style, no other host), which is also how "the page makes no external
-requests" is enforced by the browser rather than by review alone. Autoescaping is on for every
-template.
+even shows a secret once), so every response says ``Cache-Control: no-store``. The referrer
+policy is ``same-origin``: nothing about the dashboard leaks to other hosts, while same-origin form
+posts keep a real ``Origin`` header (``no-referrer`` would make Chromium send ``Origin: null``,
+which the console's same-origin check rightly refuses). The Content-Security-Policy allows only
+this origin's own CSS and JS (no inline script or style, no other host), which is also how "the
+page makes no external requests" is enforced by the browser rather than by review alone.
+Autoescaping is on for every template.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }

@@ -37,7 +37,7 @@ from opencompress.dashboard.web import (
     signed_in,
     signed_in_page,
 )
-from opencompress.errors import AuthError, InvalidRequestError, OpenCompressError
+from opencompress.errors import AuthError, InvalidRequestError, OpenCompressError, RateLimitError
 from opencompress.http.auth import context
 from opencompress.storage.base import ApiKey, UsageRecord
 
@@ -95,8 +95,8 @@ async def login_submit(request: Request) -> Response:
     email, next_url = form.get("email", "").strip(), safe_next(form.get("next"))
     try:
         active = await ctx.sessions.sign_in(email, form.get("password", ""))
-    except AuthError as exc:
-        return _login_page(request, next_url=next_url, email=email, error=exc.message, status=401)
+    except (AuthError, RateLimitError) as exc:  # 401 wrong credentials, 429 too many attempts
+        return _login_page(request, next_url=next_url, email=email, error=exc.message, status=exc.status)
     response = see_other(next_url)
     # The same cookie as POST /auth/login, so the pages and /api/* share one sign-in.
     response.set_cookie(
@@ -297,7 +297,7 @@ async def usage_page(request: Request, session: ActiveSession) -> Response:
             "model": filters["model"],
         },
         keys=keys,
-        key_names={k.id: f"{k.name} ({k.prefix}…)" for k in keys},
+        key_names={k.id: k.name for k in keys},
         models=sorted(ctx.prices.models()),
         rows=rows,
         rate=compression_rate,

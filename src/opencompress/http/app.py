@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from opencompress import dashboard
 from opencompress.accounts.byok import ByokCipher
 from opencompress.accounts.key_manager import KeyManager
 from opencompress.accounts.operator import OperatorService
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Starlette:
             *keys.routes,
             *usage.routes,
             *admin.routes,
+            *dashboard.routes,
         ],
         middleware=[Middleware(RequestObserver, metrics=gateway_metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
