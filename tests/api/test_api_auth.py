@@ -112,6 +112,16 @@ def test_session_reads_without_csrf_but_writes_need_it(console: Gateway, owner: 
         "/api/keys", json={"name": "x"}, headers={"X-CSRF-Token": csrf, "Origin": console.server.url}
     )
     assert ok.status_code == 201
+    proxied = {
+        "X-CSRF-Token": csrf,
+        "Origin": "https://console.example",
+        "X-Forwarded-Host": "console.example",
+    }
+    assert owner.client.post("/api/keys", json={"name": "y"}, headers=proxied).status_code == 201
+    sandboxed = {"X-CSRF-Token": csrf, "Origin": "null"}
+    assert error_of(owner.client.post("/api/keys", json={"name": "z"}, headers=sandboxed), 403)["code"] == (
+        "cross_site_request"
+    )
 
 
 def test_logout_ends_the_session(console: Gateway, owner: Owner) -> None:

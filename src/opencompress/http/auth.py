@@ -101,8 +101,14 @@ def check_same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:  # non-browser clients, same-origin GETs; a "null" origin is refused below
         return
-    host = request.headers.get("host", "")
-    if origin.split("://", 1)[-1].rstrip("/") != host:
+    origin_host = origin.split("://", 1)[-1].rstrip("/").lower()
+    # A reverse proxy that rewrites Host names the public host in X-Forwarded-Host; a cross-site
+    # page cannot set that header on a victim's request, so accepting it opens nothing.
+    hosts = {request.headers.get("host", "").lower()}
+    hosts.update(
+        h.strip().lower() for h in request.headers.get("x-forwarded-host", "").split(",") if h.strip()
+    )
+    if origin_host not in hosts:
         raise PermissionDeniedError("Cross-site request refused.", code="cross_site_request")
 
 
