@@ -9,8 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from opencompress.dashboard.chart import ChartDay, money_tick, render_chart, tick_step
-from opencompress.dashboard.format import parse_day, percent, tokens, usd, when
-from opencompress.errors import InvalidRequestError
+from opencompress.dashboard.format import millis, percent, tokens, usd, when
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -81,7 +80,4 @@ def test_formats() -> None:
     assert percent(0.8412) == "84.1%" and percent(None) == "—"
     assert str(when(0)) == '<time datetime="1970-01-01T00:00:00Z">1970-01-01 00:00:00 UTC</time>'
     assert str(when(None)) == "never"
-    assert parse_day("2025-06-01", param="from") == date(2025, 6, 1)
-    assert parse_day("", param="from") is None
-    with pytest.raises(InvalidRequestError, match="from must be a date"):
-        parse_day("yesterday", param="from")
+    assert millis(0.42) == "0.4 ms" and millis(1234.5) == "1,234 ms" and millis(None) == "—"

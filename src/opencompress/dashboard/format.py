@@ -8,11 +8,10 @@ usage filters and the chart's days are UTC days too.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-from opencompress.errors import InvalidRequestError
 from opencompress.money import format_usd
 
 
@@ -36,13 +35,6 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "—" if fraction is None else f"{fraction * 100:.{digits}f}%"
 
 
-def reduction(original: int, compressed: int) -> float | None:
-    """Share of input tokens compression removed; ``None`` without input tokens."""
-    if original <= 0:
-        return None
-    return max(0.0, (original - compressed) / original)
-
-
 def utc_datetime(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
@@ -59,23 +51,10 @@ def when(ts: float | None, *, never: str = "never", suffix: bool = True) -> Mark
 
 
 def millis(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f} ms"
-
-
-def day_start(day: date) -> float:
-    """Unix time of 00:00 UTC on ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-
-
-def parse_day(text: str | None, *, param: str) -> date | None:
-    """``YYYY-MM-DD`` (an ``<input type=date>`` value) → date; empty → ``None``; anything else →
-    ``InvalidRequestError`` naming the field (shown next to the filter form)."""
-    if not text or not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequestError(f"{param} must be a date like 2025-01-31", param=param) from None
+    """``1234.5`` → ``1,234 ms``; under 10 ms one decimal (``0.4 ms``), so fast steps are not "0 ms"."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
 
 
 FILTERS = {
