@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opencompress.storage import SqliteStorage, UnsupportedDatabaseURL, open_storage, sqlite_path
+from opencompress.storage.migrate import load_migrations
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def test_relative_file_is_created_with_its_folder(tmp_path: Path, monkeypatch: p
         finally:
             await storage.close()
 
-    assert asyncio.run(main()) == ["0001_initial"]
+    assert asyncio.run(main()) == [m.name for m in load_migrations("sqlite")]
     assert (tmp_path / "nested" / "dir" / "oc.db").is_file()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from opencompress import __version__
@@ -49,7 +49,12 @@ async def config(request: Request) -> JSONResponse:
     )
 
 
+async def root(request: Request) -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
 routes = [
+    Route("/", root, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     Route("/v1/models", models, methods=["GET"]),
     Route("/api/v1/models", models, methods=["GET"]),
