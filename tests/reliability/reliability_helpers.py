@@ -183,10 +183,18 @@ class GatewayProcess:
         return self.url + "/v1"
 
     def start(self, timeout_s: float = 30.0) -> GatewayProcess:
+        return self.launch().wait_ready(timeout_s)
+
+    def launch(self) -> GatewayProcess:
+        """Start the process without waiting (start several, then :meth:`wait_ready` each)."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(OPENCOMPRESS), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+        return self
+
+    def wait_ready(self, timeout_s: float = 30.0) -> GatewayProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
