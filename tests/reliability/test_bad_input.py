@@ -336,12 +336,6 @@ def test_gateway_is_healthy_after_fuzzing(gw: Gateway, http: httpx.Client, seede
     assert r.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: compression/stages/aliases.py _ATOM regex backtracks quadratically on a long run "
-    "without delimiters (64 KB of 'x' takes ~9 s, 16 MB would pin a worker thread for hours); anchoring "
-    "it with a lookbehind fixes it. Remove this marker once fixed.",
-)
 def test_long_unbroken_runs_compress_in_linear_time() -> None:
     import time
 

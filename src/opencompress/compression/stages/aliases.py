@@ -43,7 +43,9 @@ ALIAS_TOKENS = 2
 LEGEND_OVERHEAD = 5
 """Tokens of a legend line besides the original string: newline, alias (2), `` =``, margin."""
 
-_ATOM = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*/[^\s\"'`()\[\]{}<>,;|=]*")
+# The lookbehind starts a match only at an atom boundary: without it a long run with no ``/`` is
+# retried from every position inside it, which is quadratic (64 KB of "x" took ~9 s).
+_ATOM = re.compile(r"(?<![^\s\"'`()\[\]{}<>,;|=])[^\s\"'`()\[\]{}<>,;|=]*/[^\s\"'`()\[\]{}<>,;|=]*")
 _ATOM_REST = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*")
 _DIGIT = re.compile(r"\d")
 _QUOTES = "\"'`"
