@@ -63,6 +63,10 @@ class Settings:
     fee_percent: int = _doc("Share of the money compression saved that is charged as the fee", 20)
     max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
     redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
+    ratelimit_lease_s: float = _doc(
+        "Seconds a concurrency-slot lease lives in Redis unless renewed (a dead replica's slots free after)",
+        60.0,
+    )
     admin_token: str = _secret(
         "Bearer token for `/admin/*` (and `/api/*` with `?account_id=`); empty disables operator access", ""
     )

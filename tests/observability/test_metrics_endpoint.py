@@ -120,7 +120,7 @@ def test_rejections_and_upstream_errors_are_counted_by_status_and_code(gw: Gatew
     assert delta("opencompress_rate_limit_rejections_total", reason="rpm") == 1
     assert delta("opencompress_upstream_errors_total", code="upstream_http_500") == 1
     assert delta("opencompress_upstream_errors_total", code="upstream_http_429") == 1
-    assert delta("opencompress_upstream_errors_total", code="upstream_stream_error") == 1
+    assert delta("opencompress_upstream_errors_total", code="upstream_disconnected") == 1
 
 
 def test_concurrency_rejections_and_the_active_streams_gauge(gw: Gateway) -> None:

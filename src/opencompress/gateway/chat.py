@@ -163,6 +163,9 @@ async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse
     except OpenCompressError as exc:
         await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
         raise
+    except BaseException:  # a bug or a cancellation: still give back the slot and the hold, then re-raise
+        await settle_request(ctx, prep, StreamTally(status="error"), charge_output=False)
+        raise
 
 
 def _restorer(prep: PreparedChat) -> ResponseRestorer | None:

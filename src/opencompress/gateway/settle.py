@@ -84,7 +84,7 @@ async def settle_request(
     finally:
         await ctx.limiter.release(prep.key.id, prep.request_id)
         if record is not None:
-            _observe(ctx, prep, record, charged, error)
+            _observe(ctx, prep, record, charged, error, tally)
 
 
 def _observe(
@@ -93,6 +93,7 @@ def _observe(
     record: UsageRecord,
     charged: int | None,
     error: OpenCompressError | None,
+    tally: StreamTally,
 ) -> None:
     """The request's log line and metrics (see :mod:`opencompress.observability.requests`)."""
     code: str | None
@@ -101,7 +102,8 @@ def _observe(
     elif error is not None:
         status, code = error.status, error.code
     else:  # streams answered 200 however they ended; a mid-stream failure is still an upstream error
-        status, code = 200, ("upstream_stream_error" if record.status == "upstream_error" else None)
+        broken = record.status == "upstream_error"
+        status, code = 200, ((tally.error_code or "upstream_stream_error") if broken else None)
     finish_settled(
         ctx.metrics,
         record,

@@ -40,6 +40,8 @@ class StreamTally:
     first_byte_at: float | None = None
     status: str = "in_progress"
     upstream_model: str | None = None
+    error_code: str | None = None
+    """Why a started stream broke (``upstream_timeout``, ``upstream_incomplete_stream``…)."""
 
     def output_tokens(self) -> int:
         """Upstream-reported completion tokens, else an o200k count of what was relayed."""
@@ -193,6 +195,7 @@ class ChatStreamRelay:
                     yield out
         except _StreamBroken as broken:
             self.tally.status = "upstream_error"
+            self.tally.error_code = broken.code
             for pending in self._closing_events():
                 yield pending
             yield error_event(broken.message, code=broken.code)

@@ -85,7 +85,9 @@ def create_app(settings: Settings) -> Starlette:
             key_usage = KeyUsageCoalescer(storage)
             key_usage.start()
             stack.push_async_callback(key_usage.stop)
-            limiter = open_rate_limiter(settings.redis_url)  # Redis (local fallback) or per process
+            limiter = open_rate_limiter(
+                settings.redis_url, lease_ttl_s=settings.ratelimit_lease_s
+            )  # Redis (local fallback) or per process
             stack.push_async_callback(limiter.close)
             byok = ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY fails here
             guard = UpstreamGuard(allow_private=settings.allow_private_upstreams)

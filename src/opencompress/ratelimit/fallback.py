@@ -113,7 +113,9 @@ class FallbackRateLimiter:
             self._down_since = None
 
 
-def open_rate_limiter(redis_url: str = "", *, key_prefix: str = "occ:") -> RateLimiter:
+def open_rate_limiter(
+    redis_url: str = "", *, key_prefix: str = "occ:", lease_ttl_s: float = 60.0
+) -> RateLimiter:
     """The app's limiter: per process without ``redis_url``; Redis with a local fallback with one."""
     if not redis_url:
         return MemoryRateLimiter()
@@ -124,4 +126,6 @@ def open_rate_limiter(redis_url: str = "", *, key_prefix: str = "occ:") -> RateL
             "OPENCOMPRESS_REDIS_URL is set but the redis client is not installed: install the `redis` extra "
             "(pip install 'opencompress[redis]' or uv sync --extra redis)"
         ) from exc
-    return FallbackRateLimiter(RedisRateLimiter(redis_url, key_prefix=key_prefix), MemoryRateLimiter())
+    return FallbackRateLimiter(
+        RedisRateLimiter(redis_url, key_prefix=key_prefix, lease_ttl_s=lease_ttl_s), MemoryRateLimiter()
+    )
