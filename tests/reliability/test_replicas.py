@@ -39,6 +39,8 @@ from opencompress.config import Settings
 pytestmark = [pytest.mark.timeout(120), pytest.mark.postgres, pytest.mark.redis]
 MAX_TOKENS = 16
 
+LEASE_S = 10.0
+
 
 class Pair:
     def __init__(self, db: str, redis_url: str, a: GatewayProcess, b: GatewayProcess) -> None:
@@ -56,7 +58,12 @@ def pair(
     db = rel_pg.create_database("replicas") + "?pool_max_size=20"
     seed(db, usd="0")  # migrate once up front, so the replicas start on a ready schema
     logs = tmp_path_factory.mktemp("replicas")
-    settings = {"database_url": db, "redis_url": rel_redis.url, "upstream_base_url": simulator.base_url}
+    settings = {
+        "database_url": db,
+        "redis_url": rel_redis.url,
+        "upstream_base_url": simulator.base_url,
+        "ratelimit_lease_s": LEASE_S,  # short, so the kill -9 test can wait out a real lease
+    }
     a = GatewayProcess(logs, name="a", **settings).launch()
     b = GatewayProcess(logs, name="b", **settings).launch()
     try:
@@ -223,21 +230,12 @@ def _leases(redis_url: str, key_id: str) -> tuple[dict[str, float], int]:
         client.close()
 
 
-def _expire_leases(redis_url: str, key_id: str, members: list[str], now_us: int) -> None:
-    """Stand-in for waiting out the 60 s lease TTL: mark the given leases as expired now."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.zadd(f"occ:rl:{{{key_id}}}:leases", dict.fromkeys(members, now_us - 1))
-    finally:
-        client.close()
-
-
 def test_kill_9_mid_stream_keeps_the_other_replica_serving_and_nothing_half_written(pair: Pair) -> None:
     victim_key = seed(pair.db, usd="5.00", rpm=1000, concurrency=4)
     other_key = seed(pair.db, usd="5.00", rpm=1000, concurrency=10)
     slow = chat_body(stream=True, max_tokens=30, simulate={"fault": "slow", "delay_s": 0.2})
+
+    after_kill: list[Any] = []
 
     async def scenario() -> tuple[list[Any], list[Answer]]:
         async with httpx.AsyncClient(timeout=60) as client:
@@ -247,6 +245,8 @@ def test_kill_9_mid_stream_keeps_the_other_replica_serving_and_nothing_half_writ
             ]
             pair.b.signal(signal.SIGKILL)
             pair.b.wait(10)
+            after_kill.append(_leases(pair.redis_url, victim_key.key_id))
+            after_kill.append(post_chat(pair.a.base_url, victim_key.key, chat_body()))
             outcomes: list[Any] = []
             for stream in doomed:  # the dead replica's clients see a broken connection
                 try:
@@ -265,14 +265,17 @@ def test_kill_9_mid_stream_keeps_the_other_replica_serving_and_nothing_half_writ
     assert all(a.events[-1] == "[DONE]" for a in served[1:]), "streams on the live replica finish"
 
     # The dead replica's four slots are still leased in Redis, so the key is full everywhere …
-    leases, now_us = _leases(pair.redis_url, victim_key.key_id)
+    (leases, now_us), refused = after_kill
     assert len(leases) == 4
-    assert all(now_us < expiry <= now_us + 61_000_000 for expiry in leases.values()), "leases must expire"
-    refused = post_chat(pair.a.base_url, victim_key.key, chat_body())
+    assert all(now_us < expiry <= now_us + (LEASE_S + 1) * 1_000_000 for expiry in leases.values())
     assert refused.status == 429 and "concurrent" in refused.json()["error"]["message"]
-    # … until their lease runs out (fast-forwarded here), after which the live replica admits it again.
-    _expire_leases(pair.redis_url, victim_key.key_id, list(leases), now_us)
-    assert post_chat(pair.a.base_url, victim_key.key, chat_body()).status == 200
+    # … until their lease runs out (nobody renews a dead replica's leases), then the live replica admits it.
+    deadline = time.monotonic() + LEASE_S * 3
+    status = 429
+    while status == 429 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        status = post_chat(pair.a.base_url, victim_key.key, chat_body()).status
+    assert status == 200
 
     pair.b.start()  # restart on the same port and database
     assert post_chat(pair.b.base_url, victim_key.key, chat_body(stream=True)).events[-1] == "[DONE]"
