@@ -17,6 +17,7 @@ end on the worker thread, which is what a charge needs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from opencompress.storage.base import (
     UsageRecord,
 )
 from opencompress.storage.migrate import apply_migrations
+from opencompress.storage.sqlite_checkpoint import WalCheckpointer
 
 T = TypeVar("T")
 
@@ -56,6 +58,7 @@ class SqliteStorage:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencompress-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._closed = False
 
     # plumbing
@@ -69,6 +72,10 @@ class SqliteStorage:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.path != MEMORY:  # checkpoints run on their own thread (see sqlite_checkpoint)
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = WalCheckpointer(self.path)
+                self._checkpointer.start()
             self._conn = conn
         return self._conn
 
@@ -94,7 +101,13 @@ class SqliteStorage:
         self._closed = True
 
         def shut() -> None:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
             if self._conn is not None:
+                if self.path != MEMORY:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 self._conn.close()
                 self._conn = None
 
