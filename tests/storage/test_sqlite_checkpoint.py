@@ -11,12 +11,16 @@ from opencompress.storage import open_storage
 
 def test_checkpoints_off_the_storage_thread_and_wal_truncated_on_close(tmp_path: Path) -> None:
     db = tmp_path / "gw.db"
+    before = set(threading.enumerate())
+    ours: list[threading.Thread] = []
 
     async def main() -> None:
         storage = open_storage(f"sqlite:///{db}")
         await storage.migrate()
-        names = {t.name for t in threading.enumerate()}
-        assert "opencompress-sqlite-checkpoint" in names
+        ours.extend(
+            t for t in threading.enumerate() if t not in before and t.name == "opencompress-sqlite-checkpoint"
+        )
+        assert len(ours) == 1
         account = await storage.create_account("a")
         for i in range(50):
             await storage.credit(account.id, 1_000 + i, "load")
@@ -26,4 +30,4 @@ def test_checkpoints_off_the_storage_thread_and_wal_truncated_on_close(tmp_path:
     asyncio.run(main())
     wal = Path(f"{db}-wal")
     assert not wal.exists() or wal.stat().st_size == 0
-    assert "opencompress-sqlite-checkpoint" not in {t.name for t in threading.enumerate()}
+    assert not ours[0].is_alive()
