@@ -38,7 +38,7 @@ from opencompress.dashboard.web import (
     signed_in_page,
 )
 from opencompress.errors import AuthError, InvalidRequestError, OpenCompressError, RateLimitError
-from opencompress.http.auth import context
+from opencompress.http.auth import context, set_session_cookie
 from opencompress.storage.base import ApiKey, UsageRecord
 
 CHART_DAYS = 30
@@ -99,15 +99,7 @@ async def login_submit(request: Request) -> Response:
         return _login_page(request, next_url=next_url, email=email, error=exc.message, status=exc.status)
     response = see_other(next_url)
     # The same cookie as POST /auth/login, so the pages and /api/* share one sign-in.
-    response.set_cookie(
-        SESSION_COOKIE,
-        active.token,
-        max_age=int(ctx.settings.session_ttl_s),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, active.token, ttl_s=ctx.settings.session_ttl_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

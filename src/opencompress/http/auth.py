@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from opencompress.accounts.keys import KEY_PREFIX
 from opencompress.accounts.sessions import CSRF_HEADER, SESSION_COOKIE, ActiveSession, csrf_matches
@@ -132,3 +133,18 @@ async def require_account(request: Request) -> Caller:
         )
     await context(request).accounts.get_account(account_id)  # 404 for an unknown account
     return Caller("admin", account_id)
+
+
+def set_session_cookie(response: Response, request: Request, token: str, *, ttl_s: float) -> None:
+    """The one definition of the sign-in cookie, shared by ``POST /auth/login`` and the dashboard's
+    sign-in form so that pages and ``/api/*`` use the same session: HttpOnly (no script reads it),
+    SameSite=Lax (no cross-site POSTs carry it), Secure whenever the request came over https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl_s),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )

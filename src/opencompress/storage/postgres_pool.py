@@ -36,14 +36,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from opencompress.errors import StorageError
 from opencompress.storage import postgres_tx as tx
-from opencompress.storage.migrate import apply_migrations
+from opencompress.storage.migrate import MIGRATION_LOCK_ID, apply_migrations
 
 T = TypeVar("T")
 
-MIGRATION_LOCK_ID = 727301
-"""The advisory lock :mod:`opencompress.storage.migrate` takes per migration. Held here for the
-whole run too (advisory locks are re-entrant within a session) so two replicas starting together
-do not race on ``CREATE TABLE IF NOT EXISTS schema_migrations``, which is not atomic in PostgreSQL."""
+# MIGRATION_LOCK_ID is the advisory lock the migration runner takes per migration. The pool holds
+# it for the whole run too (advisory locks are re-entrant within a session) so two replicas starting
+# together do not race on ``CREATE TABLE IF NOT EXISTS schema_migrations``, which is not atomic in
+# PostgreSQL.
 
 PROBE_IDLE_S = 1.0
 """A pooled connection idle longer than this is checked with an empty query before it is lent."""

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from opencompress.accounts.present import account_json, iso_time
 from opencompress.accounts.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from opencompress.errors import AuthError, InvalidRequestError, PermissionDeniedError
-from opencompress.http.auth import check_same_origin, context, require_account
+from opencompress.http.auth import check_same_origin, context, require_account, set_session_cookie
 from opencompress.http.routes._params import NO_STORE, json_body, opt_str, respond
 
 
@@ -33,15 +33,7 @@ async def login(request: Request) -> JSONResponse:
             "expiresAt": iso_time(active.expires_at),
         }
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        active.token,
-        max_age=int(ctx.settings.session_ttl_s),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, active.token, ttl_s=ctx.settings.session_ttl_s)
     return response
 
 
