@@ -51,7 +51,7 @@ class DocumentSelection:
         if not query or ratio >= 1.0:
             return messages
         ratio = max(ratio, 0.01)
-        terms = query_terms(query)
+        terms: list[list[str]] = []  # computed on first use: most requests have no large message
 
         def edit(text: str) -> str | None:
             kept = select_pairs(text, query)
@@ -60,6 +60,8 @@ class DocumentSelection:
             segs = split_documents(text)
             if not segs:
                 return None
-            return select_sentences(text, segs, terms, ratio, doc_weight=self.doc_weight)
+            if not terms:
+                terms.append(query_terms(query))
+            return select_sentences(text, segs, terms[0], ratio, doc_weight=self.doc_weight)
 
         return edit_current(messages, ctx, self.roles, self.min_tokens * CHARS_PER_TOKEN, edit)

@@ -69,13 +69,15 @@ class FewShotBudget:
         ratio = ctx.policy.rate if ctx.policy.rate is not None else self.keep_ratio
         if ratio >= 1.0:
             return messages
-        terms = query_terms(ctx.query)
+        terms: list[list[str]] = []  # computed on first use: most requests have no demonstrations
 
         def edit(text: str) -> str | None:
             demos = find_demonstrations(text)
             if not demos:
                 return None
-            kept = select_demonstrations(text, demos, terms, ratio, self.min_keep)
+            if not terms:
+                terms.append(query_terms(ctx.query))
+            kept = select_demonstrations(text, demos, terms[0], ratio, self.min_keep)
             if len(kept) == len(demos):
                 return None
             return drop_demonstrations(text, demos, kept)
