@@ -11,16 +11,16 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from opencompress.billing.estimate import estimate_hold_micros, output_budget
+from opencompress.billing.prices import ModelPrice
 from opencompress.compression.base import FORMAT_VERSION
 from opencompress.errors import BillingError, OpenCompressError, RateLimitError, UpstreamError
 from opencompress.gateway.compress_step import CompressionOutcome, run_compression
 from opencompress.gateway.context import AppContext
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
-from opencompress.gateway.stream import ChatStreamRelay, StreamTally
+from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import note_request
 from opencompress.ratelimit.base import Decision, Limits
@@ -51,6 +51,9 @@ class PreparedChat:
     upstream: Upstream
     compression: CompressionOutcome
     decision: Decision
+    price: ModelPrice
+    model_label: str
+    """The bounded metrics label of ``chat.model`` (looked up once, reused when settling)."""
     started: float
     created_at: float
     headers: dict[str, str] = field(default_factory=dict)
@@ -103,9 +106,8 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
     balance hold and must end with :func:`settle_request` (every path below does so on failure)."""
     key = await ctx.accounts.authenticate(extract_api_key(headers))
     chat = parse_chat_request(raw_body, headers)
-    scope = note_request(
-        key_id=key.id, model=chat.model, model_label=ctx.metrics.model_label(chat.model, ctx.prices.canonical)
-    )
+    model_label = ctx.metrics.model_label(chat.model, ctx.prices.canonical)
+    scope = note_request(key_id=key.id, model=chat.model, model_label=model_label)
     price = ctx.prices.lookup(chat.model)
     upstream = await resolve_upstream(ctx, key, headers)
     request_id = scope.request_id if scope is not None else new_request_id()
@@ -134,6 +136,8 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
         upstream=upstream,
         compression=compression,
         decision=decision,
+        price=price,
+        model_label=model_label,
         started=time.perf_counter(),
         created_at=time.time(),
     )
@@ -194,7 +198,7 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
         if isinstance(choice, dict):
             if restorer is not None:
                 restorer.message(choice)
-            _collect_message_text(choice, tally.relayed_text)
+            collect_text(choice.get("message"), tally.relayed_text)
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
     tally.usage = usage
     tally.status = "ok"
@@ -211,19 +215,6 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
     body["id"] = prep.request_id
     await settle_request(ctx, prep, tally, charge_output=True)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _collect_message_text(choice: dict[str, Any], sink: list[str]) -> None:
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        return
-    for key in ("content", "refusal"):
-        if isinstance(message.get(key), str):
-            sink.append(message[key])
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            sink.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
 
 
 class ChatStream:

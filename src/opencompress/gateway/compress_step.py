@@ -66,44 +66,37 @@ def compress_and_count(
 ) -> CompressionOutcome:
     started = time.perf_counter()
     original_tokens = count_messages(messages)
-    if level == "off" and not _has_protect_markers(messages):
+
+    def outcome(status: str, sent: list[dict[str, Any]], tokens: int, **extra: Any) -> CompressionOutcome:
+        ms = (time.perf_counter() - started) * 1000
         return CompressionOutcome(
-            messages=messages,
+            messages=sent,
             level=level,
-            status="off",
+            status=status,
             original_tokens=original_tokens,
-            compressed_tokens=original_tokens,
-            ms=(time.perf_counter() - started) * 1000,
+            compressed_tokens=tokens,
+            ms=ms,
+            **extra,
         )
+
+    if level == "off" and not _has_protect_markers(messages):
+        return outcome("off", messages, original_tokens)
     try:
-        result = compress(
-            messages, tools=tools if isinstance(tools, list) else None, policy=Policy(level=level, rate=rate)
-        )
-        compressed = result.messages
-        compressed_tokens = count_messages(compressed)
+        policy = Policy(level=level, rate=rate)
+        result = compress(messages, tools=tools if isinstance(tools, list) else None, policy=policy)
+        compressed_tokens = count_messages(result.messages)
     except Exception:  # noqa: BLE001 - fail-open: forward the original prompt, flag it in a header
         log.warning("compression failed; forwarding uncompressed", exc_info=True)
-        return CompressionOutcome(
-            messages=messages,
-            level=level,
-            status="failed",
-            original_tokens=original_tokens,
-            compressed_tokens=original_tokens,
-            ms=(time.perf_counter() - started) * 1000,
-        )
-    stages: tuple[str, ...] = tuple(result.stages_applied)
-    aliases: Mapping[str, str] = result.aliases
+        return outcome("failed", messages, original_tokens)
+    status = "off" if level == "off" else "ok"
     if compressed_tokens > original_tokens:  # never pay more than the original would cost
-        compressed, compressed_tokens, stages, aliases = messages, original_tokens, (), {}
-    return CompressionOutcome(
-        messages=compressed,
-        level=level,
-        status="off" if level == "off" else "ok",
-        original_tokens=original_tokens,
-        compressed_tokens=compressed_tokens,
-        stages_applied=tuple(stages),
-        aliases=dict(aliases),
-        ms=(time.perf_counter() - started) * 1000,
+        return outcome(status, messages, original_tokens)
+    return outcome(
+        status,
+        result.messages,
+        compressed_tokens,
+        stages_applied=tuple(result.stages_applied),
+        aliases=dict(result.aliases),
     )
 
 

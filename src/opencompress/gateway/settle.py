@@ -43,13 +43,12 @@ async def settle_request(
         compressed_in = upstream_prompt if upstream_prompt is not None else c.compressed_tokens
         original_in = compressed_in + max(0, c.original_tokens - c.compressed_tokens)
         output = tally.output_tokens() if delivered else 0
-        price = ctx.prices.lookup(prep.chat.model)
         billable = 1 if delivered else 0  # nothing delivered: the row records the attempt, costs stay zero
         charge = compute_charge(
             original_input_tokens=original_in * billable,
             compressed_input_tokens=compressed_in * billable,
             output_tokens=output,
-            price=price,
+            price=prep.price,
             mode=prep.key.mode,
             fee_percent=ctx.settings.fee_percent,
         )
@@ -107,7 +106,7 @@ def _observe(
     finish_settled(
         ctx.metrics,
         record,
-        model_label=ctx.metrics.model_label(prep.chat.model, ctx.prices.canonical),
+        model_label=prep.model_label,
         http_status=status,
         upstream_error_code=code,
         charged_micros=charged,

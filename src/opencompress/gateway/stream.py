@@ -75,19 +75,18 @@ def _usage_of(chunk: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _collect_text(choice: dict[str, Any], sink: list[str]) -> None:
-    delta = choice.get("delta")
-    if not isinstance(delta, dict):
+def collect_text(part: Any, sink: list[str]) -> None:
+    """Append the generated text of a streamed ``delta`` or a whole ``message`` to ``sink``: content,
+    refusal, tool-call names and arguments, i.e. what the completion tokens were spent on."""
+    if not isinstance(part, dict):
         return
     for key in ("content", "refusal"):
-        if isinstance(delta.get(key), str):
-            sink.append(delta[key])
-    for call in delta.get("tool_calls") or ():
+        if isinstance(part.get(key), str):
+            sink.append(part[key])
+    for call in part.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
-            for key in ("name", "arguments"):
-                if isinstance(function.get(key), str):
-                    sink.append(function[key])
+            sink.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
 
 
 class ChatStreamRelay:
@@ -143,7 +142,7 @@ class ChatStreamRelay:
                 continue
             if self._restorer is not None:
                 self._restorer.chunk(choice)
-            _collect_text(choice, self.tally.relayed_text)
+            collect_text(choice.get("delta"), self.tally.relayed_text)
             finishing = finishing or choice.get("finish_reason") is not None
         if self._pending_finish is not None:
             out.append(encode_data(_dumps(self._pending_finish)))
