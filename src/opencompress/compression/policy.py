@@ -118,16 +118,8 @@ CONFIGS: dict[Level, LevelConfig] = {
     ),
     "aggressive": LevelConfig(
         level="aggressive",
-        text=(
-            "json_minify",
-            "json_table",
-            "json_embedded",
-            "whitespace",
-            "log_fold",
-            "code_comments",
-            "prose_prune",
-        ),
-        history=("dedup", "dedup_blocks", "aliases"),
+        text=TEXT_ORDER,  # every text stage
+        history=HISTORY_ORDER,
         turn=("documents", "fewshot"),
         documents_keep=0.2,
         fewshot_keep=0.25,

@@ -92,7 +92,27 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-class SimulatorThread:
+class _Addresses:
+    """Where a running simulator answers, shared by the thread and the in-loop runner."""
+
+    app: Starlette
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return _url(self.host, self.port)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def state(self) -> SimState:
+        return get_state(self.app)
+
+
+class SimulatorThread(_Addresses):
     """The simulator on ``host`` (loopback) and a free port, served from a daemon thread.
 
     ``with SimulatorThread() as sim:`` returns once the port accepts connections. ``recordings_dir``
@@ -117,18 +137,6 @@ class SimulatorThread:
         self._thread = threading.Thread(target=self._run, name=f"simulator-{self.port}", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        return _url(self.host, self.port)
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
-
-    @property
-    def state(self) -> SimState:
-        return get_state(self.app)
 
     def _run(self) -> None:
         async def main() -> None:
@@ -175,7 +183,7 @@ class SimulatorThread:
         self.stop()
 
 
-class RunningSimulator:
+class RunningSimulator(_Addresses):
     """A simulator served as a task in the caller's event loop (what ``opencompress serve`` embeds)."""
 
     def __init__(
@@ -186,18 +194,6 @@ class RunningSimulator:
         self.port = port
         self._server = server
         self._task = task
-
-    @property
-    def url(self) -> str:
-        return _url(self.host, self.port)
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
-
-    @property
-    def state(self) -> SimState:
-        return get_state(self.app)
 
     async def stop(self, timeout: float = 10.0) -> None:
         self.state.begin_close()
