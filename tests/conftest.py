@@ -15,6 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.services import pg_server, redis_srv  # noqa: E402,F401  (session-wide PostgreSQL and Redis)
+
 
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[Any]:

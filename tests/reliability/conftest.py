@@ -27,26 +27,3 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
     yield start
     for gw in started:
         gw.kill()
-
-
-@pytest.fixture(scope="session")
-def rel_pg() -> Iterator[Any]:
-    """One throwaway PostgreSQL server for the reliability tests (each test makes its own database)."""
-    from support.services import ServiceMissing, missing_service, postgres_server
-
-    try:
-        with postgres_server() as server:
-            yield server
-    except ServiceMissing as exc:
-        missing_service(str(exc))
-
-
-@pytest.fixture(scope="session")
-def rel_redis() -> Iterator[Any]:
-    from support.services import ServiceMissing, missing_service, redis_server
-
-    try:
-        with redis_server() as server:
-            yield server
-    except ServiceMissing as exc:
-        missing_service(str(exc))

@@ -53,14 +53,14 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(
-    rel_pg: Any, rel_redis: Any, simulator: Any, tmp_path_factory: pytest.TempPathFactory
+    pg_server: Any, redis_srv: Any, simulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
-    db = rel_pg.create_database("replicas") + "?pool_max_size=20"
+    db = pg_server.create_database("replicas") + "?pool_max_size=20"
     seed(db, usd="0")  # migrate once up front, so the replicas start on a ready schema
     logs = tmp_path_factory.mktemp("replicas")
     settings = {
         "database_url": db,
-        "redis_url": rel_redis.url,
+        "redis_url": redis_srv.url,
         "upstream_base_url": simulator.base_url,
         "ratelimit_lease_s": LEASE_S,  # short, so the kill -9 test can wait out a real lease
     }
@@ -69,7 +69,7 @@ def pair(
     try:
         a.wait_ready()
         b.wait_ready()
-        yield Pair(db, rel_redis.url, a, b)
+        yield Pair(db, redis_srv.url, a, b)
     finally:
         a.stop()
         b.stop()

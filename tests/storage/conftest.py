@@ -14,26 +14,16 @@ loop-bound connection pools (psycopg) work the same as the SQLite worker thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from opencompress.storage import Storage, open_storage
-from support.services import PostgresServer, ServiceMissing, missing_service, postgres_server
+from support.services import PostgresServer
 
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL cluster for the session's storage tests (each test gets its own database)."""
-    try:
-        with postgres_server() as server:
-            yield server
-    except ServiceMissing as exc:
-        missing_service(str(exc))
 
 
 def _sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -253,3 +253,27 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+# Session-wide servers, registered for every test directory by tests/conftest.py. One PostgreSQL
+# cluster and one redis-server serve the whole run: tests isolate themselves with their own
+# database (``create_database``) or key prefix / random key ids. Tests that stop a server start
+# their own with the context managers above.
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServiceMissing as exc:
+        missing_service(str(exc))
+
+
+@pytest.fixture(scope="session")
+def redis_srv() -> Iterator[RedisServer]:
+    try:
+        with redis_server() as server:
+            yield server
+    except ServiceMissing as exc:
+        missing_service(str(exc))
