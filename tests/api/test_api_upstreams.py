@@ -65,6 +65,10 @@ def test_stored_provider_is_decrypted_for_the_stored_url() -> None:
     up = resolve(c, key(c, url="https://api.provider.example/v1", secret="sk-stored"))
     assert (up.base_url, up.api_key) == ("https://api.provider.example/v1", "sk-stored")
     assert "sk-stored" not in repr(up)
+    assert up.guarded, "a user-chosen URL is re-checked at connect time"
+    assert not DEFAULT.guarded
+    c.upstream_guard.allow_private = True  # the operator allowed private upstreams
+    assert not resolve(c, key(c, url="https://api.provider.example/v1", secret="sk-stored")).guarded
 
 
 def test_overrides() -> None:

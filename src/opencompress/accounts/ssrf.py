@@ -10,9 +10,10 @@ unspecified or otherwise not globally routable — including IPv4 addresses wrap
 name that lists a public and a private address together.
 
 Verdicts are cached per ``(host, port)`` for a minute, so a BYOK request pays for DNS at most
-once a minute. Known limit: the upstream client resolves the name again when it connects, so a
-DNS-rebinding attacker with a very short TTL could still race the check; pinning the checked
-address inside the HTTP client would close that gap.
+once a minute. This check gives a clear 400 up front; it is not the last line: the upstream
+client resolves the name again when it connects, and for these URLs it does so through
+:class:`opencompress.upstream.public_resolver.PublicOnlyResolver`, which applies
+:func:`is_public_address` to the very addresses it connects to (no DNS-rebinding window).
 
 ``allow_private=True`` (``OPENCOMPRESS_ALLOW_PRIVATE_UPSTREAMS``) keeps the URL-shape checks and
 skips the address checks, for operators whose providers live on their own network (and tests).

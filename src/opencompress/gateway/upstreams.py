@@ -9,7 +9,9 @@ never stored: ``x-upstream-key`` alone swaps the provider key (sent to the store
 ``x-upstream-base-url`` must come with ``x-upstream-key`` — the stored provider key is only
 ever sent to the stored URL, so whoever holds the ``sk-occ`` key cannot point it at their own
 server to read the owner's provider key. Every base URL, stored or from a header, passes the
-SSRF guard on every request (DNS answers change after a key is created).
+SSRF guard on every request (DNS answers change after a key is created), and the connection
+itself re-checks the addresses it connects to (``Upstream.guarded``), so a DNS answer cannot
+change between the check and the connect.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ async def resolve_upstream(ctx: AppContext, key: ApiKey, headers: Mapping[str, s
     else:
         assert key.upstream_key_encrypted is not None
         api_key = ctx.byok.decrypt(key.upstream_key_encrypted, account_id=key.account_id)
-    return Upstream(base_url=base_url, api_key=api_key)
+    return Upstream(base_url=base_url, api_key=api_key, guarded=not ctx.upstream_guard.allow_private)
 
 
 async def _check_stored(ctx: AppContext, base_url: str) -> str:

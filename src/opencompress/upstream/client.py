@@ -5,6 +5,13 @@ aiohttp rather than httpx: measured in a minimal relay, httpx cost ~10× the CPU
 aiohttp and timeout exceptions are converted to :class:`UpstreamError` here, at the adapter
 boundary, and nowhere else. A connection failure before any byte arrived is retried once; once a
 response has started nothing is retried.
+
+Two pooled sessions: the operator's upstreams (trusted, may live on loopback or a private
+network) and user-chosen ones (``Upstream.guarded``: BYOK URLs), whose connector resolves names
+through :class:`PublicOnlyResolver` so a DNS answer cannot change between the SSRF check and
+the connect. Redirects are never followed: an OpenAI-compatible API answers a POST directly,
+and following one would send the provider key to wherever the redirect points (an IP literal
+would not even pass a resolver).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from opencompress.errors import UpstreamError, UpstreamStatusError
+from opencompress.upstream.public_resolver import PublicOnlyResolver
 
 _RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 """Failures that happen before the upstream sent any response byte (connect, reset, stale pooled socket)."""
@@ -28,9 +36,11 @@ class Upstream:
 
     base_url: str
     api_key: str
+    guarded: bool = False
+    """A user-chosen URL: connect only to public addresses, checked at connect time."""
 
     def __repr__(self) -> str:
-        return f"Upstream(base_url={self.base_url!r}, api_key=<redacted>)"
+        return f"Upstream(base_url={self.base_url!r}, api_key=<redacted>, guarded={self.guarded})"
 
 
 class UpstreamResponse:
@@ -77,19 +87,34 @@ class UpstreamClient:
     def __init__(self, *, connect_timeout_s: float, read_timeout_s: float, limit: int = 1000) -> None:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s)
         self._limit = limit
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+
+    def _new_session(self, guarded: bool) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=self._limit,
+            ttl_dns_cache=300,
+            resolver=PublicOnlyResolver() if guarded else None,
+        )
+        return aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, auto_decompress=True, trust_env=False
+        )
 
     async def start(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=True, trust_env=False
-            )
+        """Open the operator's session now (the guarded one opens on the first BYOK request)."""
+        if False not in self._sessions:
+            self._sessions[False] = self._new_session(False)
+
+    def _session_for(self, upstream: Upstream) -> aiohttp.ClientSession:
+        session = self._sessions.get(upstream.guarded)
+        if session is None:
+            session = self._sessions[upstream.guarded] = self._new_session(upstream.guarded)
+        return session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
     async def post_chat(self, upstream: Upstream, body: bytes, *, request_id: str) -> UpstreamResponse:
         """POST ``body`` to ``{base_url}/chat/completions``.
@@ -98,9 +123,7 @@ class UpstreamClient:
         and body are relayed as they are) and :class:`UpstreamError` for 5xx, connect errors and
         timeouts before the first byte.
         """
-        if self._session is None:
-            await self.start()
-        assert self._session is not None
+        session = self._session_for(upstream)
         url = upstream.base_url.rstrip("/") + "/chat/completions"
         headers = {
             "Content-Type": "application/json",
@@ -109,9 +132,16 @@ class UpstreamClient:
         }
         if upstream.api_key:
             headers["Authorization"] = f"Bearer {upstream.api_key}"
-        response = await self._post_with_retry(url, body, headers)
-        if response.status < 400:
+        response = await self._post_with_retry(session, url, body, headers)
+        if response.status < 300:
             return UpstreamResponse(response)
+        if response.status < 400:
+            response.release()
+            raise UpstreamError(
+                f"The upstream provider answered with a redirect (HTTP {response.status}); "
+                "redirects are not followed. Check the upstream base URL.",
+                code="upstream_redirect",
+            )
         try:
             payload = await response.read()
         except (TimeoutError, aiohttp.ClientError):
@@ -126,14 +156,14 @@ class UpstreamClient:
             code=f"upstream_http_{response.status}",
         )
 
+    @staticmethod
     async def _post_with_retry(
-        self, url: str, body: bytes, headers: dict[str, str]
+        session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
     ) -> aiohttp.ClientResponse:
-        assert self._session is not None
         attempts = 2
         for attempt in range(attempts):
             try:
-                return await self._session.post(url, data=body, headers=headers)
+                return await session.post(url, data=body, headers=headers, allow_redirects=False)
             except _RETRYABLE as exc:
                 if attempt + 1 == attempts:
                     raise _as_upstream_error(exc) from None
