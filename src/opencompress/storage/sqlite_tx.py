@@ -1,50 +1,87 @@
-"""The SQLite transactions themselves: plain sync functions run on the storage's worker thread.
+"""The SQLite transactions themselves: plain sync functions of a connection.
 
-Kept apart from :mod:`opencompress.storage.sqlite` (connection, thread and async plumbing) so
+Kept apart from :mod:`opencompress.storage.sqlite` (connections, threads and async plumbing) so
 the money paths — :func:`reserve` and :func:`settle`, one transaction each — read top to bottom
-in one place.
+in one place. Each function is one complete transaction (``BEGIN IMMEDIATE`` … ``COMMIT`` via
+:func:`write`, or a single autocommit statement) that leaves nothing behind when it fails, so the
+storage may run it on the event-loop connection and, when that one meets a lock, run it again on
+the worker thread's connection (see :func:`contended`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from opencompress.errors import ConflictError, NotFoundError, OpenCompressError, StorageError
+from opencompress.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    OpenCompressError,
+    StorageError,
+)
 from opencompress.storage import rows
 from opencompress.storage.base import Account, ApiKey, Session, SettleResult, UsageRecord
+
+T = TypeVar("T")
 
 _USAGE_PLACEHOLDERS = ", ".join(["?"] * len(rows.USAGE_COLUMNS.split(",")))
 _INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
 
 
+def translate(exc: sqlite3.Error) -> OpenCompressError:
+    """The one place sqlite3 errors become the project's error tree."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "accounts.email" in str(exc):
+            return ConflictError("an account with this email already exists", code="email_taken")
+        return StorageError(f"database constraint failed: {exc}")
+    return StorageError(f"database error: {exc}")
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """The one boundary where sqlite3 errors become the project's error tree."""
     try:
         yield
-    except OpenCompressError:
-        raise
-    except sqlite3.IntegrityError as exc:
-        if "accounts.email" in str(exc):
-            raise ConflictError("an account with this email already exists", code="email_taken") from exc
-        raise StorageError(f"database constraint failed: {exc}") from exc
     except sqlite3.Error as exc:
-        raise StorageError(f"database error: {exc}") from exc
+        raise translate(exc) from exc
+
+
+_CONTENTION = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def contended(exc: sqlite3.Error) -> bool:
+    """Did ``exc`` come from another connection holding a lock (SQLITE_BUSY/LOCKED, any extended
+    code), rather than from the statement itself? Only those are worth retrying elsewhere."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in _CONTENTION
+
+
+def rollback_open(conn: sqlite3.Connection) -> None:
+    """Roll back whatever transaction a failed call left open (a no-op when none is)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 @contextmanager
 def write(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction. ``BEGIN IMMEDIATE`` takes the write lock up front, so a contended
+    write fails (or waits) at its first statement, never half-way; any failure after it, COMMIT
+    included, rolls back, so a failed call has changed nothing and may be run again."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        rollback_open(conn)
         raise
-    conn.execute("COMMIT")
+
+
+def one(sql: str, value: object, convert: Callable[[Any], T], conn: sqlite3.Connection) -> T | None:
+    """The one row ``sql`` (with one ``?``) selects, converted, or ``None``."""
+    row = conn.execute(sql, (value,)).fetchone()
+    return None if row is None else convert(row)
 
 
 def one_account(column: str, value: str, conn: sqlite3.Connection) -> Account | None:
@@ -55,6 +92,58 @@ def one_account(column: str, value: str, conn: sqlite3.Connection) -> Account | 
 def one_key(column: str, value: str, conn: sqlite3.Connection) -> ApiKey | None:
     row = conn.execute(f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE {column} = ?", (value,)).fetchone()
     return None if row is None else rows.key_from_row(row)
+
+
+def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.Connection) -> int:
+    with write(conn):
+        row = conn.execute(
+            "UPDATE accounts SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros",
+            (amount, account_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"account {account_id} not found")
+        conn.execute(
+            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
+            "VALUES (?, ?, 'credit', ?, NULL, ?)",
+            (account_id, amount, reason, now),
+        )
+        return int(row[0])
+
+
+def insert_key(key: ApiKey, key_hash: str, max_active: int | None, conn: sqlite3.Connection) -> ApiKey:
+    with write(conn):
+        if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (key.account_id,)).fetchone() is None:
+            raise NotFoundError(f"account {key.account_id} not found")
+        if max_active is not None:
+            (active,) = conn.execute(
+                "SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND is_active", (key.account_id,)
+            ).fetchone()
+            if active >= max_active:
+                raise InvalidRequestError(
+                    f"an account may have at most {max_active} active keys; revoke one first",
+                    code="too_many_keys",
+                )
+        conn.execute(
+            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, mode, is_active, "
+            "rpm_limit, concurrency_limit, compression_level, upstream_base_url, "
+            "upstream_key_encrypted, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?)",
+            (
+                key.id,
+                key.account_id,
+                key.name,
+                key.prefix,
+                key_hash,
+                key.mode,
+                key.rpm_limit,
+                key.concurrency_limit,
+                key.compression_level,
+                key.upstream_base_url,
+                key.upstream_key_encrypted,
+                key.created_at,
+            ),
+        )
+    return key
 
 
 def reserve(
