@@ -96,13 +96,14 @@ def test_a_failing_text_stage_is_skipped_and_reported(monkeypatch: pytest.Monkey
 
 
 def test_failing_history_and_turn_stages_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opencompress.compression.policy import DEDUP
     from opencompress.compression.stages.documents import DocumentSelection
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("broken stage")
 
-    monkeypatch.setattr(pl.DEDUP, "fold_blocks", boom)
-    monkeypatch.setattr(pl.DEDUP, "fold_whole", boom)
+    monkeypatch.setattr(DEDUP, "fold_blocks", boom)
+    monkeypatch.setattr(DEDUP, "fold_whole", boom)
     monkeypatch.setattr(DocumentSelection, "apply", boom)
     pl.clear_caches()
     msgs = _agent() + [{"role": "user", "content": "why?"}]
