@@ -29,6 +29,11 @@ def price(inp: int, out: int) -> ModelPrice:
         ("gpt-3.5-turbo", price(500_000, 1_500_000)),
         ("claude-sonnet-4", price(3_000_000, 15_000_000)),
         ("llama-3.1-70b", price(590_000, 790_000)),
+        ("gpt-5.1", price(1_250_000, 10_000_000)),
+        # Opus 4.5 and later cost a third of Opus 4/4.1: one "claude-opus-4*" price would overcharge 3x
+        ("claude-opus-4-5-20251101", price(5_000_000, 25_000_000)),
+        ("anthropic/claude-opus-4.6", price(5_000_000, 25_000_000)),
+        ("claude-opus-4-1", price(15_000_000, 75_000_000)),
     ],
 )
 def test_shipped_prices(model: str, expected: ModelPrice) -> None:
