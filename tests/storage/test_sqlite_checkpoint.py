@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from opencompress.storage import open_storage
+from opencompress.storage.sqlite_checkpoint import WalCheckpointer
 
 
 def test_checkpoints_off_the_storage_thread_and_wal_truncated_on_close(tmp_path: Path) -> None:
@@ -31,3 +34,34 @@ def test_checkpoints_off_the_storage_thread_and_wal_truncated_on_close(tmp_path:
     wal = Path(f"{db}-wal")
     assert not wal.exists() or wal.stat().st_size == 0
     assert not ours[0].is_alive()
+
+
+def _wal_under_steady_writes(db: Path, restart_bytes: int) -> tuple[int, int, int]:
+    """Commit ~1 KiB rows for 0.6 s with the checkpointer running; (written, WAL size, restarts)."""
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA synchronous=NORMAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+    checkpointer = WalCheckpointer(str(db), interval_s=0.02, restart_bytes=restart_bytes)
+    checkpointer.start()
+    written = 0
+    try:
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("INSERT INTO t (v) VALUES (?)", (b"x" * 1024,))
+            writer.execute("COMMIT")
+            written += 1024
+            time.sleep(0.0003)  # the rest of a request's work
+    finally:
+        checkpointer.stop()
+    size = Path(f"{db}-wal").stat().st_size
+    writer.close()
+    return written, size, checkpointer.restarts
+
+
+def test_the_wal_starts_over_under_steady_writes(tmp_path: Path) -> None:
+    written, size, restarts = _wal_under_steady_writes(tmp_path / "steady.db", restart_bytes=256 * 1024)
+    assert restarts >= 3
+    assert size < written / 2  # each commit also rewrites index/interior pages: unbounded would be > written
