@@ -16,34 +16,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from opencompress.storage import SqliteStorage, UsageRecord
+from opencompress.storage import SqliteStorage
 from opencompress.storage.base import ApiKey
+from support.records import usage_for
 
 T = TypeVar("T")
 HELD_S = 0.3
-
-
-def usage_for(key: ApiKey, request_id: str, charge: int) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        account_id=key.account_id,
-        key_id=key.id,
-        model="gpt-4o",
-        mode=key.mode,
-        original_input_tokens=100,
-        compressed_input_tokens=100,
-        output_tokens=10,
-        original_cost_micros=charge,
-        actual_cost_micros=charge,
-        savings_micros=0,
-        fee_micros=0,
-        charge_micros=charge,
-        compression_ms=0.0,
-        ttfb_ms=1.0,
-        total_ms=2.0,
-        status="ok",
-        created_at=time.time(),
-    )
 
 
 @asynccontextmanager

@@ -12,36 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
-from opencompress.storage import ApiKey, SettleResult, Storage, UsageRecord, open_storage
+from opencompress.storage import SettleResult, Storage, open_storage
+from support.records import usage_for
 
 REQUESTS = 200
 START_MICROS = 50_500
 ESTIMATE = 1_000
-
-
-def usage_for(key: ApiKey, request_id: str, charge: int) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        account_id=key.account_id,
-        key_id=key.id,
-        model="gpt-4o",
-        mode=key.mode,
-        original_input_tokens=1_000,
-        compressed_input_tokens=600,
-        output_tokens=40,
-        original_cost_micros=charge + 200,
-        actual_cost_micros=charge - 40,
-        savings_micros=200,
-        fee_micros=40,
-        charge_micros=charge,
-        compression_ms=1.0,
-        ttfb_ms=3.0,
-        total_ms=9.0,
-        status="ok",
-        created_at=time.time(),
-    )
 
 
 def test_200_concurrent_requests_on_two_replicas_charge_exactly_once(storage_url: str) -> None:

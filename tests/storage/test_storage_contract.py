@@ -10,36 +10,12 @@ from dataclasses import replace
 import pytest
 
 from opencompress.errors import ConflictError, InvalidRequestError, NotFoundError, StorageError
-from opencompress.storage import Account, ApiKey, Storage, UsageRecord, open_storage
+from opencompress.storage import Account, ApiKey, Storage, open_storage
+from support.records import usage_for
 
 UseStorage = Callable[[Callable[[Storage], Awaitable[None]]], None]
 
 NOW = 1_750_000_000.0
-
-
-def usage_for(
-    key: ApiKey, request_id: str, charge: int, *, created_at: float = NOW, model: str = "gpt-4o"
-) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        account_id=key.account_id,
-        key_id=key.id,
-        model=model,
-        mode=key.mode,
-        original_input_tokens=1000,
-        compressed_input_tokens=600,
-        output_tokens=50,
-        original_cost_micros=charge + 100,
-        actual_cost_micros=charge,
-        savings_micros=100,
-        fee_micros=20,
-        charge_micros=charge,
-        compression_ms=1.5,
-        ttfb_ms=12.0,
-        total_ms=40.0,
-        status="ok",
-        created_at=created_at,
-    )
 
 
 async def funded(storage: Storage, micros: int, *, name: str = "acme") -> tuple[Account, ApiKey]:

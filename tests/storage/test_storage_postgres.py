@@ -13,35 +13,13 @@ import psycopg
 import pytest
 
 from opencompress.errors import StorageError
-from opencompress.storage import ApiKey, Storage, UnsupportedDatabaseURL, UsageRecord, open_storage
+from opencompress.storage import ApiKey, Storage, UnsupportedDatabaseURL, open_storage
 from opencompress.storage.migrate import load_migrations
 from opencompress.storage.postgres import PROBE_IDLE_S, PostgresStorage, parse_postgres_url
+from support.records import usage_for
 from support.services import PostgresServer, ServiceMissing, free_port, missing_service, postgres_server
 
 pytestmark = pytest.mark.postgres
-
-
-def usage_for(key: ApiKey, request_id: str, charge: int) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        account_id=key.account_id,
-        key_id=key.id,
-        model="gpt-4o",
-        mode=key.mode,
-        original_input_tokens=100,
-        compressed_input_tokens=60,
-        output_tokens=10,
-        original_cost_micros=charge,
-        actual_cost_micros=charge,
-        savings_micros=0,
-        fee_micros=0,
-        charge_micros=charge,
-        compression_ms=1.0,
-        ttfb_ms=None,
-        total_ms=5.0,
-        status="ok",
-        created_at=time.time(),
-    )
 
 
 async def funded_key(storage: Storage, micros: int) -> ApiKey:
