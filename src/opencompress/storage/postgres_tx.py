@@ -36,6 +36,7 @@ Conn = AsyncConnection[TupleRow]
 
 _USAGE_PLACEHOLDERS = ", ".join(["%s"] * len(rows.USAGE_COLUMNS.split(",")))
 _INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
+_KEY_PLACEHOLDERS = ", ".join(["%s"] * len(rows.KEY_INSERT_COLUMNS.split(",")))
 _INSERT_LEDGER = (
     "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
     "VALUES (%s, %s, %s, %s, %s, %s)"
@@ -125,23 +126,8 @@ async def create_key(conn: Conn, key: ApiKey, key_hash: str, max_active: int | N
                     code="too_many_keys",
                 )
         await conn.execute(
-            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, mode, is_active, rpm_limit, "
-            "concurrency_limit, compression_level, upstream_base_url, upstream_key_encrypted, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, TRUE, %s, %s, %s, %s, %s, %s)",
-            (
-                key.id,
-                key.account_id,
-                key.name,
-                key.prefix,
-                key_hash,
-                key.mode,
-                key.rpm_limit,
-                key.concurrency_limit,
-                key.compression_level,
-                key.upstream_base_url,
-                key.upstream_key_encrypted,
-                key.created_at,
-            ),
+            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
+            rows.key_insert_params(key, key_hash),
         )
 
 

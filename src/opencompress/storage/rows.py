@@ -68,6 +68,31 @@ def key_from_row(row: Sequence[Any]) -> ApiKey:
     )
 
 
+KEY_INSERT_COLUMNS = (
+    "id, account_id, name, prefix, key_hash, mode, is_active, rpm_limit, concurrency_limit, "
+    "compression_level, upstream_base_url, upstream_key_encrypted, created_at"
+)
+
+
+def key_insert_params(key: ApiKey, key_hash: str) -> tuple[Any, ...]:
+    """Values in :data:`KEY_INSERT_COLUMNS` order (a new key is always active)."""
+    return (
+        key.id,
+        key.account_id,
+        key.name,
+        key.prefix,
+        key_hash,
+        key.mode,
+        True,
+        key.rpm_limit,
+        key.concurrency_limit,
+        key.compression_level,
+        key.upstream_base_url,
+        key.upstream_key_encrypted,
+        key.created_at,
+    )
+
+
 def usage_to_params(usage: UsageRecord, charged_micros: int) -> tuple[Any, ...]:
     """Values in :data:`USAGE_COLUMNS` order, with the stored ``charged_micros``."""
     return (

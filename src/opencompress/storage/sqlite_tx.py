@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 _USAGE_PLACEHOLDERS = ", ".join(["?"] * len(rows.USAGE_COLUMNS.split(",")))
 _INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
+_KEY_PLACEHOLDERS = ", ".join(["?"] * len(rows.KEY_INSERT_COLUMNS.split(",")))
 
 
 def translate(exc: sqlite3.Error) -> OpenCompressError:
@@ -124,24 +125,8 @@ def insert_key(key: ApiKey, key_hash: str, max_active: int | None, conn: sqlite3
                     code="too_many_keys",
                 )
         conn.execute(
-            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, mode, is_active, "
-            "rpm_limit, concurrency_limit, compression_level, upstream_base_url, "
-            "upstream_key_encrypted, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?)",
-            (
-                key.id,
-                key.account_id,
-                key.name,
-                key.prefix,
-                key_hash,
-                key.mode,
-                key.rpm_limit,
-                key.concurrency_limit,
-                key.compression_level,
-                key.upstream_base_url,
-                key.upstream_key_encrypted,
-                key.created_at,
-            ),
+            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
+            rows.key_insert_params(key, key_hash),
         )
     return key
 
