@@ -80,7 +80,10 @@ class Settings:
     allow_private_upstreams: bool = _doc(
         "Let BYOK base URLs point at loopback/private addresses (SSRF guard off)", False
     )
-    session_ttl_s: int = _doc("Lifetime in seconds of a dashboard/API sign-in session", 7 * 24 * 3600)
+    session_ttl_s: int = _doc(
+        "Lifetime in seconds of a dashboard/API sign-in session; using it in its second half renews it",
+        7 * 24 * 3600,
+    )
     low_balance_threshold_micros: int = _doc(
         "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
     )

@@ -103,6 +103,31 @@ def test_expired_sessions_fail_and_are_deleted(tmp_path: Path) -> None:
     with_storage(tmp_path / "s.db", body)
 
 
+def test_sessions_slide_while_used_and_still_end_when_idle(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=60, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        token_hash = hash_session_token(active.token)
+        now[0] += 20  # 40 s of 60 left: no write, no new cookie
+        early = await sessions.resume(active.token)
+        assert (early.renewed, early.expires_at) == (False, 1_060.0)
+        now[0] += 15  # 25 s left, under half the lifetime: the expiry slides to a full minute from now
+        slid = await sessions.resume(active.token)
+        assert (slid.renewed, slid.expires_at) == (True, 1_095.0)
+        assert (await storage.get_session(token_hash)).expires_at == 1_095.0  # type: ignore[union-attr]
+        now[0] += 50  # used again before 1,095: still valid, well past the original 1,060
+        assert (await sessions.resume(active.token)).account.email == "owner@example.com"
+        now[0] += 61  # idle for longer than a lifetime: gone
+        with pytest.raises(AuthError) as err:
+            await sessions.resume(active.token)
+        assert err.value.code == "session_expired"
+
+    with_storage(tmp_path / "s.db", body)
+
+
 @pytest.mark.parametrize("token", [None, "", "x" * 500, "made-up-token"])
 def test_missing_or_unknown_tokens_fail(tmp_path: Path, token: str | None) -> None:
     async def body(storage: Storage) -> None:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from dashboard_support import PASSWORD, create_key, form_token, make_owner, sign_in
 
+from opencompress.accounts.sessions import hash_session_token
 from opencompress.dashboard.web import safe_next
 from opencompress.storage.base import UsageRecord
 from support.gateway import Gateway
@@ -121,6 +122,30 @@ def test_session_cookie_is_http_only_and_same_site(dash: Gateway) -> None:
         assert "samesite=lax" in cookie.lower()
         # the same cookie authenticates the JSON API
         assert client.get("/api/me").json()["account"]["id"] == owner.account_id
+
+
+def test_a_page_visit_late_in_the_session_renews_its_cookie(dash: Gateway) -> None:
+    owner = make_owner(dash)
+    ttl = dash.settings.session_ttl_s
+    with sign_in(dash, owner) as client:
+        fresh = client.get("/dashboard")
+        assert fresh.status_code == 200
+        assert not fresh.headers.get_list("set-cookie"), "no new cookie while most of the lifetime is left"
+        token_hash = hash_session_token(client.cookies["oc_session"])
+
+        async def age(service: Any, storage: Any) -> None:  # as if the session were 3/4 through its life
+            assert await storage.extend_session(token_hash, time.time() + ttl / 4)
+
+        dash.run(age)
+        late = client.get("/dashboard/keys")
+        assert late.status_code == 200
+        cookie = next(c for c in late.headers.get_list("set-cookie") if c.startswith("oc_session="))
+        assert f"Max-Age={int(ttl)}" in cookie and "HttpOnly" in cookie
+
+        async def expiry(service: Any, storage: Any) -> float:
+            return float((await storage.get_session(token_hash)).expires_at)
+
+        assert dash.run(expiry) > time.time() + ttl * 0.9
 
 
 @pytest.mark.parametrize(

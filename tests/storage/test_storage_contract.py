@@ -414,6 +414,20 @@ def test_sessions_create_get_delete_and_password_change_ends_them(use_storage: U
     use_storage(body)
 
 
+def test_extend_session_moves_only_that_sessions_expiry(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account = await storage.create_account("x")
+        far = NOW * 2
+        await storage.create_session(token_hash="a", account_id=account.id, expires_at=far)
+        await storage.create_session(token_hash="b", account_id=account.id, expires_at=far)
+        assert await storage.extend_session("a", far + 100) is True
+        assert (await storage.get_session("a")).expires_at == far + 100  # type: ignore[union-attr]
+        assert (await storage.get_session("b")).expires_at == far  # type: ignore[union-attr]
+        assert await storage.extend_session("gone", far + 100) is False
+
+    use_storage(body)
+
+
 def test_create_session_prunes_the_accounts_expired_sessions(use_storage: UseStorage) -> None:
     async def body(storage: Storage) -> None:
         account = await storage.create_account("e")

@@ -1,9 +1,13 @@
 """Sign-in sessions for account owners (REST API and dashboard): email + password → session token.
 
 The token is 32 random bytes (``secrets``), handed to the browser once in an HttpOnly cookie and
-stored only as its SHA-256, so a database copy cannot be replayed as a cookie. Sessions have a
-fixed lifetime (``settings.session_ttl_s``); sign-out deletes the row; a password change deletes
-every session of the account (in the storage transaction).
+stored only as its SHA-256, so a database copy cannot be replayed as a cookie. Sessions slide:
+a session lives ``settings.session_ttl_s`` after sign-in, and once it is used with less than half
+of that left, its expiry moves to a full lifetime from now (one write per half-lifetime, not per
+request) and :attr:`ActiveSession.renewed` tells the web layer to re-send the cookie with the new
+lifetime. Someone who keeps using the dashboard stays signed in; an idle session still ends.
+Sign-out deletes the row; a password change deletes every session of the account (in the
+storage transaction).
 
 CSRF: each session has a token derived from the session token by HMAC-SHA256. The server can
 recompute it from the cookie on every request, so nothing extra is stored, and it cannot be
@@ -67,6 +71,8 @@ class ActiveSession:
     token: str
     csrf_token: str
     expires_at: float
+    renewed: bool = False
+    """The expiry was just moved forward: the cookie should be sent again with a fresh lifetime."""
 
     def __repr__(self) -> str:
         return f"ActiveSession(account={self.account.id!r}, expires_at={self.expires_at!r}, token=<redacted>)"
@@ -139,14 +145,24 @@ class SessionService:
         session = await self.storage.get_session(token_hash)
         if session is None:
             raise AuthError("Your session is not valid; sign in again.", code="invalid_session")
-        if session.expires_at <= self._clock():
+        now = self._clock()
+        if session.expires_at <= now:
             await self.storage.delete_session(token_hash)
             raise AuthError("Your session has expired; sign in again.", code="session_expired")
         account = await self.storage.get_account(session.account_id)
         if account is None:
             raise AuthError("Your session is not valid; sign in again.", code="invalid_session")
+        expires_at, renewed = session.expires_at, False
+        if expires_at - now < self.ttl_s / 2:
+            renewed = await self.storage.extend_session(token_hash, now + self.ttl_s)
+            if renewed:
+                expires_at = now + self.ttl_s
         return ActiveSession(
-            account=account, token=token, csrf_token=csrf_token_for(token), expires_at=session.expires_at
+            account=account,
+            token=token,
+            csrf_token=csrf_token_for(token),
+            expires_at=expires_at,
+            renewed=renewed,
         )
 
     async def sign_out(self, token: str | None) -> None:

@@ -34,7 +34,7 @@ from opencompress.errors import (
     PermissionDeniedError,
 )
 from opencompress.gateway.context import AppContext
-from opencompress.http.auth import check_same_origin, context
+from opencompress.http.auth import check_same_origin, context, set_session_cookie
 from opencompress.http.body import read_body
 
 FORM_LIMIT_BYTES = 16 * 1024
@@ -159,6 +159,8 @@ def signed_in_page(handler: PageHandler) -> Handler:
 
     Errors of the service layer (404 for someone else's key, 403 for a bad CSRF token, 400 for
     bad input) keep their status code, so tests and clients see the same semantics as the API.
+    A session whose expiry just slid forward gets its cookie re-sent with the new lifetime
+    (unless the page itself set the cookie, e.g. signing out).
     """
 
     async def endpoint(request: Request) -> Response:
@@ -166,11 +168,15 @@ def signed_in_page(handler: PageHandler) -> Handler:
         if session is None:
             return to_login(request)
         try:
-            return await handler(request, session)
+            response = await handler(request, session)
         except OpenCompressError as exc:
             if exc.status >= 500:
                 raise
-            return error_page(request, session, exc)
+            response = error_page(request, session, exc)
+        cookies = response.headers.getlist("set-cookie")
+        if session.renewed and not any(c.startswith(f"{SESSION_COOKIE}=") for c in cookies):
+            set_session_cookie(response, request, session.token, ttl_s=context(request).sessions.ttl_s)
+        return response
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

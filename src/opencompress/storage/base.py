@@ -251,6 +251,10 @@ class Storage(Protocol):
         """The session with this token hash, expired or not (the caller checks ``expires_at``)."""
         ...
 
+    async def extend_session(self, token_hash: str, expires_at: float) -> bool:
+        """Move a session's expiry to ``expires_at`` (sliding sessions); ``False`` when it is gone."""
+        ...
+
     async def delete_session(self, token_hash: str) -> None:
         """Forget a session (sign-out); unknown hashes are ignored."""
         ...

@@ -258,6 +258,13 @@ class PostgresStorage:
         row = await self._run(lambda conn: tx.fetchone(conn, sql, (token_hash,)))
         return None if row is None else rows.session_from_row(row)
 
+    async def extend_session(self, token_hash: str, expires_at: float) -> bool:
+        async def run(conn: tx.Conn) -> bool:
+            sql = "UPDATE sessions SET expires_at = %s WHERE token_hash = %s"
+            return (await conn.execute(sql, (expires_at, token_hash))).rowcount > 0
+
+        return await self._run(run)
+
     async def delete_session(self, token_hash: str) -> None:
         await self._run(
             lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))

@@ -421,6 +421,13 @@ class SqliteStorage:
         sql = f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = ?"
         return await self._short(partial(tx.one, sql, token_hash, rows.session_from_row))
 
+    async def extend_session(self, token_hash: str, expires_at: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            sql = "UPDATE sessions SET expires_at = ? WHERE token_hash = ?"
+            return conn.execute(sql, (expires_at, token_hash)).rowcount > 0
+
+        return await self._short(run)
+
     async def delete_session(self, token_hash: str) -> None:
         await self._short(
             lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
