@@ -12,19 +12,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from opencompress.errors import InvalidRequestError
 from opencompress.storage import postgres_tx as tx
 from opencompress.storage import rows
 from opencompress.storage.base import (
     Account,
     ApiKey,
-    KeyMode,
     LedgerEntry,
     Session,
     SettleResult,
     UsageDay,
     UsageRecord,
 )
+from opencompress.storage.common import StorageCommon
 from opencompress.storage.postgres_pool import PROBE_IDLE_S, PgConnections, parse_postgres_url
 
 __all__ = ["PROBE_IDLE_S", "PostgresStorage", "parse_postgres_url"]
@@ -32,7 +31,7 @@ __all__ = ["PROBE_IDLE_S", "PostgresStorage", "parse_postgres_url"]
 T = TypeVar("T")
 
 
-class PostgresStorage:
+class PostgresStorage(StorageCommon):
     """:class:`opencompress.storage.base.Storage` on PostgreSQL (one pool per storage object).
 
     The pool is created on first use inside the running event loop (psycopg pools are bound to
@@ -60,20 +59,14 @@ class PostgresStorage:
 
     # accounts
 
-    async def create_account(
-        self, name: str, *, email: str | None = None, password_hash: str | None = None
-    ) -> Account:
-        account = Account(
-            id=rows.new_id("acct_"), name=name, balance_micros=0, created_at=self._clock(), email=email
-        )
+    async def _insert_account(self, account: Account, password_hash: str | None) -> None:
         await self._run(
             lambda conn: conn.execute(
                 "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
                 "VALUES (%s, %s, %s, %s, 0, %s)",
-                (account.id, name, email, password_hash, account.created_at),
+                (account.id, account.name, account.email, password_hash, account.created_at),
             )
         )
-        return account
 
     async def _one_account(self, column: str, value: str) -> Account | None:
         sql = f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE {column} = %s"
@@ -94,45 +87,13 @@ class PostgresStorage:
         row = await self._run(lambda conn: tx.fetchone(conn, "SELECT COUNT(*) FROM accounts"))
         return 0 if row is None else int(row[0])
 
-    async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:
-        if amount_micros <= 0:
-            raise InvalidRequestError("credit amount must be positive", param="amount")
-        now = self._clock()
+    async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._run(lambda conn: tx.credit(conn, account_id, amount_micros, reason, now))
 
     # keys
 
-    async def create_key(
-        self,
-        *,
-        account_id: str,
-        name: str,
-        mode: KeyMode,
-        key_hash: str,
-        prefix: str,
-        rpm_limit: int | None = None,
-        concurrency_limit: int | None = None,
-        compression_level: str | None = None,
-        upstream_base_url: str | None = None,
-        upstream_key_encrypted: bytes | None = None,
-        max_active: int | None = None,
-    ) -> ApiKey:
-        key = ApiKey(
-            id=rows.new_id("key_"),
-            account_id=account_id,
-            name=name,
-            prefix=prefix,
-            mode=mode,
-            is_active=True,
-            created_at=self._clock(),
-            rpm_limit=rpm_limit,
-            concurrency_limit=concurrency_limit,
-            compression_level=compression_level,
-            upstream_base_url=upstream_base_url,
-            upstream_key_encrypted=upstream_key_encrypted,
-        )
+    async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:
         await self._run(lambda conn: tx.create_key(conn, key, key_hash, max_active))
-        return key
 
     async def _one_key(self, column: str, value: str) -> ApiKey | None:
         sql = f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE {column} = %s"
@@ -169,20 +130,17 @@ class PostgresStorage:
 
     # charging
 
-    async def reserve(self, account_id: str, request_id: str, estimate_micros: int, *, ttl_s: float) -> int:
-        now = self._clock()
-        estimate = max(1, estimate_micros)
+    async def _reserve(
+        self, account_id: str, request_id: str, estimate_micros: int, now: float, expires_at: float
+    ) -> int:
         return await self._run(
-            lambda conn: tx.reserve(conn, account_id, request_id, estimate, now, now + ttl_s)
+            lambda conn: tx.reserve(conn, account_id, request_id, estimate_micros, now, expires_at)
         )
 
     async def release(self, request_id: str) -> None:
         await self._run(lambda conn: conn.execute("DELETE FROM holds WHERE request_id = %s", (request_id,)))
 
-    async def settle(self, usage: UsageRecord) -> SettleResult:
-        if usage.charge_micros < 0:
-            raise ValueError(f"negative charge for {usage.request_id}: {usage.charge_micros}")
-        now = self._clock()
+    async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
         return await self._run(lambda conn: tx.settle(conn, usage, now))
 
     # usage and ledger
@@ -247,11 +205,8 @@ class PostgresStorage:
     async def set_password_hash(self, account_id: str, password_hash: str) -> None:
         await self._run(lambda conn: tx.set_password_hash(conn, account_id, password_hash))
 
-    async def create_session(self, *, token_hash: str, account_id: str, expires_at: float) -> Session:
-        session = Session(
-            token_hash=token_hash, account_id=account_id, created_at=self._clock(), expires_at=expires_at
-        )
-        return await self._run(lambda conn: tx.create_session(conn, session))
+    async def _insert_session(self, session: Session) -> None:
+        await self._run(lambda conn: tx.create_session(conn, session))
 
     async def get_session(self, token_hash: str) -> Session | None:
         sql = f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = %s"

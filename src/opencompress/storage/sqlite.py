@@ -39,19 +39,19 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from opencompress.errors import InvalidRequestError, StorageError
+from opencompress.errors import StorageError
 from opencompress.storage import rows
 from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import (
     Account,
     ApiKey,
-    KeyMode,
     LedgerEntry,
     Session,
     SettleResult,
     UsageDay,
     UsageRecord,
 )
+from opencompress.storage.common import StorageCommon
 from opencompress.storage.migrate import apply_migrations
 from opencompress.storage.sqlite_checkpoint import WalCheckpointer
 
@@ -96,7 +96,7 @@ def _first_column(row: tuple[str | None]) -> str | None:
     return row[0]
 
 
-class SqliteStorage:
+class SqliteStorage(StorageCommon):
     """:class:`opencompress.storage.base.Storage` on a SQLite file (or ``:memory:``)."""
 
     def __init__(
@@ -206,22 +206,15 @@ class SqliteStorage:
 
     # accounts
 
-    async def create_account(
-        self, name: str, *, email: str | None = None, password_hash: str | None = None
-    ) -> Account:
-        account = Account(
-            id=rows.new_id("acct_"), name=name, balance_micros=0, created_at=self._clock(), email=email
-        )
-
-        def run(conn: sqlite3.Connection) -> Account:
+    async def _insert_account(self, account: Account, password_hash: str | None) -> None:
+        def run(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
                 "VALUES (?, ?, ?, ?, 0, ?)",
-                (account.id, name, email, password_hash, account.created_at),
+                (account.id, account.name, account.email, password_hash, account.created_at),
             )
-            return account
 
-        return await self._short(run)
+        await self._short(run)
 
     async def get_account(self, account_id: str) -> Account | None:
         return await self._short(partial(tx.one_account, "id", account_id))
@@ -239,46 +232,13 @@ class SqliteStorage:
     async def count_accounts(self) -> int:
         return await self._run(lambda conn: int(conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]))
 
-    async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:
-        if amount_micros <= 0:
-            raise InvalidRequestError("credit amount must be positive", param="amount")
-        now = self._clock()
-
+    async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._short(partial(tx.credit, account_id, amount_micros, reason, now))
 
     # keys
 
-    async def create_key(
-        self,
-        *,
-        account_id: str,
-        name: str,
-        mode: KeyMode,
-        key_hash: str,
-        prefix: str,
-        rpm_limit: int | None = None,
-        concurrency_limit: int | None = None,
-        compression_level: str | None = None,
-        upstream_base_url: str | None = None,
-        upstream_key_encrypted: bytes | None = None,
-        max_active: int | None = None,
-    ) -> ApiKey:
-        key = ApiKey(
-            id=rows.new_id("key_"),
-            account_id=account_id,
-            name=name,
-            prefix=prefix,
-            mode=mode,
-            is_active=True,
-            created_at=self._clock(),
-            rpm_limit=rpm_limit,
-            concurrency_limit=concurrency_limit,
-            compression_level=compression_level,
-            upstream_base_url=upstream_base_url,
-            upstream_key_encrypted=upstream_key_encrypted,
-        )
-
-        return await self._short(partial(tx.insert_key, key, key_hash, max_active))
+    async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:
+        await self._short(partial(tx.insert_key, key, key_hash, max_active))
 
     async def get_key(self, key_id: str) -> ApiKey | None:
         return await self._short(partial(tx.one_key, "id", key_id))
@@ -325,19 +285,17 @@ class SqliteStorage:
 
     # charging
 
-    async def reserve(self, account_id: str, request_id: str, estimate_micros: int, *, ttl_s: float) -> int:
-        now = self._clock()
-        return await self._short(
-            partial(tx.reserve, account_id, request_id, max(1, estimate_micros), now, now + ttl_s)
-        )
+    async def _reserve(
+        self, account_id: str, request_id: str, estimate_micros: int, now: float, expires_at: float
+    ) -> int:
+        reserve = partial(tx.reserve, account_id, request_id, estimate_micros, now, expires_at)
+        return await self._short(reserve)
 
     async def release(self, request_id: str) -> None:
         await self._short(lambda conn: conn.execute("DELETE FROM holds WHERE request_id = ?", (request_id,)))
 
-    async def settle(self, usage: UsageRecord) -> SettleResult:
-        if usage.charge_micros < 0:
-            raise ValueError(f"negative charge for {usage.request_id}: {usage.charge_micros}")
-        return await self._short(partial(tx.settle, usage, self._clock()))
+    async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
+        return await self._short(partial(tx.settle, usage, now))
 
     # usage and ledger
 
@@ -411,11 +369,8 @@ class SqliteStorage:
     async def set_password_hash(self, account_id: str, password_hash: str) -> None:
         await self._short(partial(tx.set_password_hash, account_id, password_hash))
 
-    async def create_session(self, *, token_hash: str, account_id: str, expires_at: float) -> Session:
-        session = Session(
-            token_hash=token_hash, account_id=account_id, created_at=self._clock(), expires_at=expires_at
-        )
-        return await self._short(partial(tx.create_session, session))
+    async def _insert_session(self, session: Session) -> None:
+        await self._short(partial(tx.create_session, session))
 
     async def get_session(self, token_hash: str) -> Session | None:
         sql = f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = ?"
