@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.services import pg_server, redis_srv  # noqa: E402,F401  (session-wide PostgreSQL and Redis)
+from support.services import own_pg, pg_server, redis_srv  # noqa: E402,F401  (PostgreSQL and Redis servers)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from opencompress.http.app import create_app
 from opencompress.simulator import SimulatorThread
 from support.gateway import Gateway
 from support.server import ServerThread
-from support.services import PostgresServer, ServiceMissing, missing_service, postgres_server, redis_server
+from support.services import PostgresServer, ServiceMissing, missing_service, redis_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -51,16 +51,6 @@ def chat(http: httpx.Client, key: str, **extra: Any) -> httpx.Response:
     return http.post(
         "/v1/chat/completions", json={**BODY, **extra}, headers={"Authorization": f"Bearer {key}"}
     )
-
-
-@pytest.fixture
-def own_pg() -> Iterator[PostgresServer]:
-    """A server of this test's own, since the test stops it."""
-    try:
-        with postgres_server() as server:
-            yield server
-    except ServiceMissing as exc:
-        missing_service(str(exc))
 
 
 def test_postgres_down_is_503_and_nothing_is_forwarded(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,7 +16,7 @@ from opencompress.storage import ApiKey, Storage, UnsupportedDatabaseURL, open_s
 from opencompress.storage.migrate import load_migrations
 from opencompress.storage.postgres import PROBE_IDLE_S, PostgresStorage, parse_postgres_url
 from support.records import usage_for
-from support.services import PostgresServer, ServiceMissing, free_port, missing_service, postgres_server
+from support.services import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -103,16 +102,6 @@ def test_a_cancelled_caller_does_not_cancel_its_charge(pg_server: PostgresServer
             await storage.close()
 
     assert asyncio.run(main()) == (1_234, 10_000 - 1_234)
-
-
-@pytest.fixture
-def own_pg() -> Iterator[PostgresServer]:
-    """A server of this test's own, since the test stops it."""
-    try:
-        with postgres_server() as server:
-            yield server
-    except ServiceMissing as exc:
-        missing_service(str(exc))
 
 
 def test_outage_is_a_storage_error_and_the_pool_recovers(own_pg: PostgresServer) -> None:

@@ -270,6 +270,16 @@ def pg_server() -> Iterator[PostgresServer]:
         missing_service(str(exc))
 
 
+@pytest.fixture
+def own_pg() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, for tests that stop it."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServiceMissing as exc:
+        missing_service(str(exc))
+
+
 @pytest.fixture(scope="session")
 def redis_srv() -> Iterator[RedisServer]:
     try:
