@@ -119,7 +119,7 @@ def count_messages(messages: Iterable[Mapping[str, Any]], encoding: str = "o200k
         total += TOKENS_PER_MESSAGE
         role = message.get("role")
         if isinstance(role, str):
-            total += len(enc.encode_ordinary(role))
+            total += _count_cached(role, encoding)  # a handful of distinct roles: always a cache hit
         total += _content_tokens(message.get("content"), enc)
         name = message.get("name")
         if isinstance(name, str):

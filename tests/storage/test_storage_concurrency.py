@@ -1,11 +1,17 @@
 """Charging stays exact under load from two "replicas" (two storage objects on one database).
 
 Runs on every backend (see conftest.py). 200 concurrent requests on one account whose balance
-covers about 50 of them, split across two storages with their own connections (PostgreSQL: two
-pools; SQLite: two worker threads on one file), each doing what the gateway does: reserve, then
-either 402 (nothing held) or settle. Afterwards every admitted request is charged exactly once,
-the balance never went below zero, the charges add up to the balance change to the micro-dollar,
-and settling everything again through the *other* replica changes nothing.
+covers about 50 of them are split across two storages, each with its own connections (PostgreSQL:
+two pools; SQLite: two worker threads on one file). Each request does what the gateway does:
+reserve, then either 402 (nothing held) or settle.
+
+PostgreSQL replicas share their balance holds, so together they admit about what the balance
+covers. SQLite keeps holds in each process (one gateway per file is the embedded default, see
+storage/process_holds.py), so there each replica admits about that much on its own.
+
+Afterwards, on both backends: every admitted request is charged exactly once, the balance never
+went below zero, the charges add up to the balance change to the micro-dollar, and settling
+everything again through the *other* replica changes nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ def test_200_concurrent_requests_on_two_replicas_charge_exactly_once(storage_url
 
             outcomes = await asyncio.gather(*(one(i) for i in range(REQUESTS)))
             admitted = {f"req-{i:03d}": r for i, r in enumerate(outcomes) if r is not None}
-            assert 40 <= len(admitted) <= 65, len(admitted)  # about 50 covered, the rest refused
+            most = 65 if storage_url.startswith("postgresql") else 130
+            assert 40 <= len(admitted) <= most, len(admitted)  # about 50 covered (per replica on SQLite)
 
             final = await first.get_account(account.id)
             assert final is not None and final.balance_micros >= 0

@@ -6,7 +6,8 @@ Money is integer micro-dollars. The charging protocol has two steps, both single
    the account's *available* balance (balance minus unexpired holds of in-flight requests) is
    positive, and holds ``min(estimate, available)``. Concurrent requests therefore cannot all
    pass a stale "balance > 0" check. Holds expire (``hold_ttl_s``) so a crashed process cannot
-   lock funds forever.
+   lock funds forever. PostgreSQL keeps them as rows all replicas see; SQLite, served by one
+   gateway process, keeps them in that process (:mod:`opencompress.storage.process_holds`).
 2. ``settle(usage)`` after the request ends: deletes the hold, inserts the usage row keyed by the
    unique ``request_id``, moves the balance by ``min(charge, balance)`` (never below zero) and
    writes the ledger entry — all or nothing. Settling the same ``request_id`` twice is a no-op

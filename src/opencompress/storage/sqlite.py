@@ -1,6 +1,6 @@
 """SQLite backend: stdlib ``sqlite3``; short statements on the event loop, long ones on a thread.
 
-Why inline: the gateway's per-request statements (key lookup, balance hold, settle) are point
+Why inline: the gateway's per-request statements (key lookup, balance read, settle) are point
 operations on indexed rows taking 8–60 µs each (WAL, ``synchronous=NORMAL``, so a commit does not
 ``fsync``). That is far below the few milliseconds above which the project moves work off the
 loop, and a hop to a worker thread costs more than the statement: ~25 µs of loop-side
@@ -23,6 +23,9 @@ there everything stays on the worker thread.
 
 Cancellation cannot interrupt a charge half-way on either path: inline code runs to the end before
 the loop can deliver a cancellation, and a call submitted to the worker runs to the end there.
+Balance holds live in this process, not in the ``holds`` table (which PostgreSQL uses): see
+:mod:`opencompress.storage.process_holds` for why, and for the one-process-per-file limit.
+
 WAL checkpoints run on a third thread (:mod:`opencompress.storage.sqlite_checkpoint`).
 """
 
@@ -53,6 +56,7 @@ from opencompress.storage.base import (
 )
 from opencompress.storage.common import StorageCommon
 from opencompress.storage.migrate import apply_migrations
+from opencompress.storage.process_holds import ProcessHolds
 from opencompress.storage.sqlite_checkpoint import WalCheckpointer
 
 T = TypeVar("T")
@@ -112,6 +116,11 @@ class SqliteStorage(StorageCommon):
         """Set by the worker once its connection exists (never for ``:memory:``)."""
         self._loop_conn: sqlite3.Connection | None = None
         self._loop_thread: int | None = None
+        self._holds = ProcessHolds()
+        """Balance holds of this process's in-flight requests (see storage/process_holds.py)."""
+        self._charged: dict[str, int] = {}
+        """Micro-dollars charged per account by this process, a running sum: lets a reserve whose
+        balance read left the loop tell whether a charge landed meanwhile."""
         self.inline_fallbacks = 0
         """Calls that met a lock on the loop's connection and were run on the worker thread."""
         self._closed = False
@@ -288,14 +297,36 @@ class SqliteStorage(StorageCommon):
     async def _reserve(
         self, account_id: str, request_id: str, estimate_micros: int, now: float, expires_at: float
     ) -> int:
-        reserve = partial(tx.reserve, account_id, request_id, estimate_micros, now, expires_at)
-        return await self._short(reserve)
+        existing = self._holds.get(request_id)
+        if existing is not None:
+            return existing
+        charged_before = self._charged.get(account_id, 0)
+        balance = await self._short(partial(tx.balance, account_id))
+        # From here to add() nothing awaits, so no other request's hold or settle interleaves.
+        existing = self._holds.get(request_id)
+        if existing is not None:
+            return existing
+        # A charge settled while the read was away from the loop (it only leaves it when contended)
+        # may or may not be in `balance`, but its hold is gone: count it as spent to stay safe.
+        landed = self._charged.get(account_id, 0) - charged_before
+        available = balance - landed - self._holds.held(account_id, now)
+        if available <= 0:
+            return 0
+        amount = min(estimate_micros, available)
+        self._holds.add(request_id, account_id, amount, expires_at)
+        return amount
 
     async def release(self, request_id: str) -> None:
-        await self._short(lambda conn: conn.execute("DELETE FROM holds WHERE request_id = ?", (request_id,)))
+        self._holds.pop(request_id)
 
     async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
-        return await self._short(partial(tx.settle, usage, now))
+        result = await self._short(partial(tx.settle, usage, now))
+        # Only now that the charge is committed may its hold stop counting (see _reserve).
+        if not result.duplicate and result.charged_micros:
+            account = usage.account_id
+            self._charged[account] = self._charged.get(account, 0) + result.charged_micros
+        self._holds.pop(usage.request_id)
+        return result
 
     # usage and ledger
 

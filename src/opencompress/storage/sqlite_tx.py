@@ -131,32 +131,12 @@ def insert_key(key: ApiKey, key_hash: str, max_active: int | None, conn: sqlite3
     return key
 
 
-def reserve(
-    account_id: str, request_id: str, estimate: int, now: float, expires_at: float, conn: sqlite3.Connection
-) -> int:
-    with write(conn):
-        existing = conn.execute(
-            "SELECT amount_micros FROM holds WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        if existing is not None:
-            return int(existing[0])
-        conn.execute("DELETE FROM holds WHERE account_id = ? AND expires_at <= ?", (account_id, now))
-        row = conn.execute(
-            "SELECT balance_micros, (SELECT COALESCE(SUM(amount_micros), 0) FROM holds WHERE account_id = ?) "
-            "FROM accounts WHERE id = ?",
-            (account_id, account_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"account {account_id} not found")
-        available = int(row[0]) - int(row[1])
-        if available <= 0:
-            return 0
-        amount = min(estimate, available)
-        conn.execute(
-            "INSERT INTO holds (request_id, account_id, amount_micros, expires_at) VALUES (?, ?, ?, ?)",
-            (request_id, account_id, amount, expires_at),
-        )
-        return amount
+def balance(account_id: str, conn: sqlite3.Connection) -> int:
+    """The account's balance (one autocommit read); unknown account → ``NotFoundError``."""
+    row = conn.execute("SELECT balance_micros FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"account {account_id} not found")
+    return int(row[0])
 
 
 def settle(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleResult:
@@ -172,7 +152,6 @@ def settle(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleRe
         balance = int(balance_row[0])
         if first is not None:
             return SettleResult(charged_micros=int(first[0]), balance_after_micros=balance, duplicate=True)
-        conn.execute("DELETE FROM holds WHERE request_id = ?", (usage.request_id,))
         charged = min(usage.charge_micros, balance)
         conn.execute(_INSERT_USAGE, rows.usage_to_params(usage, charged))
         if charged > 0:
