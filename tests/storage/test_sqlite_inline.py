@@ -119,7 +119,8 @@ def test_key_lookup_runs_inline_while_the_worker_thread_waits_for_a_lock(tmp_pat
 
 
 def test_inline_calls_do_not_suspend(tmp_path: Path) -> None:
-    """Driven by hand, an uncontended short call finishes on its first step: it never awaited."""
+    """Driven by hand, an uncontended key lookup or hold finishes on its first step: it never
+    awaited. Settling is queued for the end of the loop iteration but also stays on the loop."""
     db = tmp_path / "gw.db"
 
     def first_step(make: Callable[[], Awaitable[T]]) -> T:
@@ -135,7 +136,15 @@ def test_inline_calls_do_not_suspend(tmp_path: Path) -> None:
         async with funded(db) as (storage, key):
             assert first_step(lambda: storage.get_key_by_hash("h")) == key
             assert first_step(lambda: storage.reserve(key.account_id, "r1", 100, ttl_s=60)) == 100
-            settled = first_step(lambda: storage.settle(usage_for(key, "r1", 60)))
+            # settle waits for the end of the loop iteration (group commit), still without the worker
+            real_run = storage._run
+
+            async def no_worker(fn: object) -> object:
+                raise AssertionError("settle went through the worker thread")
+
+            storage._run = no_worker  # type: ignore[assignment,method-assign]
+            settled = await storage.settle(usage_for(key, "r1", 60))
+            storage._run = real_run  # type: ignore[method-assign]
             assert settled.charged_micros == 60 and settled.balance_after_micros == 9_940
 
     asyncio.run(main())

@@ -23,6 +23,9 @@ there everything stays on the worker thread.
 
 Cancellation cannot interrupt a charge half-way on either path: inline code runs to the end before
 the loop can deliver a cancellation, and a call submitted to the worker runs to the end there.
+Settles that finish in the same loop iteration are written in one transaction (group commit,
+:mod:`opencompress.storage.sqlite_settle_batch`); each charge is still whole inside it.
+
 Balance holds live in this process, not in the ``holds`` table (which PostgreSQL uses): see
 :mod:`opencompress.storage.process_holds` for why, and for the one-process-per-file limit.
 
@@ -58,14 +61,11 @@ from opencompress.storage.common import StorageCommon
 from opencompress.storage.migrate import apply_migrations
 from opencompress.storage.process_holds import ProcessHolds
 from opencompress.storage.sqlite_checkpoint import WalCheckpointer
+from opencompress.storage.sqlite_settle_batch import NotInline, SettleBatcher
 
 T = TypeVar("T")
 
 MEMORY = ":memory:"
-
-
-class _Contended(Exception):
-    """The loop's connection met a lock: run the call on the worker thread instead."""
 
 
 def _open(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -81,14 +81,14 @@ def _open(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 def _attempt(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """``fn`` on the loop's connection; contention becomes :class:`_Contended`, after rolling back."""
+    """``fn`` on the loop's connection; contention becomes :class:`NotInline`, after rolling back."""
     try:
         return fn(conn)
     except sqlite3.Error as exc:
         with contextlib.suppress(sqlite3.Error):
             tx.rollback_open(conn)
         if tx.contended(exc):
-            raise _Contended from exc
+            raise NotInline from exc
         raise tx.translate(exc) from exc
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -121,6 +121,7 @@ class SqliteStorage(StorageCommon):
         self._charged: dict[str, int] = {}
         """Micro-dollars charged per account by this process, a running sum: lets a reserve whose
         balance read left the loop tell whether a charge landed meanwhile."""
+        self._batcher = SettleBatcher(inline=self._inline, alone=self._settle_alone, settled=self._settled)
         self.inline_fallbacks = 0
         """Calls that met a lock on the loop's connection and were run on the worker thread."""
         self._closed = False
@@ -168,17 +169,26 @@ class SqliteStorage(StorageCommon):
             return None
         return self._loop_conn
 
-    async def _short(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` (one short transaction) inline on the loop, on the worker thread if contended."""
+    def _inline(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` (one short transaction) on the loop's connection, or :class:`NotInline` when that
+        connection is not available or another connection holds the lock."""
         if self._closed:
             raise StorageError("storage is closed")
         conn = self._inline_conn()
-        if conn is not None:
-            try:
-                return _attempt(conn, fn)
-            except _Contended:
-                self.inline_fallbacks += 1
-        return await self._run(fn)
+        if conn is None:
+            raise NotInline
+        try:
+            return _attempt(conn, fn)
+        except NotInline:
+            self.inline_fallbacks += 1
+            raise
+
+    async def _short(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` (one short transaction) inline on the loop, on the worker thread if contended."""
+        try:
+            return self._inline(fn)
+        except NotInline:
+            return await self._run(fn)
 
     async def migrate(self) -> list[str]:
         def run(conn: sqlite3.Connection) -> list[str]:
@@ -320,13 +330,19 @@ class SqliteStorage(StorageCommon):
         self._holds.pop(request_id)
 
     async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
-        result = await self._short(partial(tx.settle, usage, now))
-        # Only now that the charge is committed may its hold stop counting (see _reserve).
+        return await self._batcher.settle(usage, now)
+
+    async def _settle_alone(self, usage: UsageRecord, now: float, inline_first: bool) -> SettleResult:
+        fn = partial(tx.settle, usage, now)
+        return await (self._short(fn) if inline_first else self._run(fn))
+
+    def _settled(self, usage: UsageRecord, result: SettleResult) -> None:
+        """Right after a charge's COMMIT (no await in between): only now may its hold stop
+        counting, and a reserve that is reading the balance meanwhile learns what landed."""
         if not result.duplicate and result.charged_micros:
             account = usage.account_id
             self._charged[account] = self._charged.get(account, 0) + result.charged_micros
         self._holds.pop(usage.request_id)
-        return result
 
     # usage and ledger
 

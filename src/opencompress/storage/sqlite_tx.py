@@ -11,7 +11,7 @@ the worker thread's connection (see :func:`contended`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -139,32 +139,47 @@ def balance(account_id: str, conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+def _charge(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleResult:
+    """One request's charge inside an open write transaction (see :func:`settle`)."""
+    first = conn.execute(
+        "SELECT charged_micros FROM usage WHERE request_id = ?", (usage.request_id,)
+    ).fetchone()
+    balance_row = conn.execute(
+        "SELECT balance_micros FROM accounts WHERE id = ?", (usage.account_id,)
+    ).fetchone()
+    if balance_row is None:
+        raise NotFoundError(f"account {usage.account_id} not found")
+    balance = int(balance_row[0])
+    if first is not None:
+        return SettleResult(charged_micros=int(first[0]), balance_after_micros=balance, duplicate=True)
+    charged = min(usage.charge_micros, balance)
+    conn.execute(_INSERT_USAGE, rows.usage_to_params(usage, charged))
+    if charged > 0:
+        conn.execute(
+            "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
+            (charged, usage.account_id),
+        )
+        conn.execute(
+            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
+            "VALUES (?, ?, 'charge', ?, ?, ?)",
+            (usage.account_id, -charged, f"usage {usage.model}", usage.request_id, now),
+        )
+    return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
+
+
 def settle(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleResult:
+    """The usage row, the balance move and the ledger entry of one request: all or nothing."""
     with write(conn):
-        first = conn.execute(
-            "SELECT charged_micros FROM usage WHERE request_id = ?", (usage.request_id,)
-        ).fetchone()
-        balance_row = conn.execute(
-            "SELECT balance_micros FROM accounts WHERE id = ?", (usage.account_id,)
-        ).fetchone()
-        if balance_row is None:
-            raise NotFoundError(f"account {usage.account_id} not found")
-        balance = int(balance_row[0])
-        if first is not None:
-            return SettleResult(charged_micros=int(first[0]), balance_after_micros=balance, duplicate=True)
-        charged = min(usage.charge_micros, balance)
-        conn.execute(_INSERT_USAGE, rows.usage_to_params(usage, charged))
-        if charged > 0:
-            conn.execute(
-                "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
-                (charged, usage.account_id),
-            )
-            conn.execute(
-                "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-                "VALUES (?, ?, 'charge', ?, ?, ?)",
-                (usage.account_id, -charged, f"usage {usage.model}", usage.request_id, now),
-            )
-        return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
+        return _charge(usage, now, conn)
+
+
+def settle_many(charges: Sequence[tuple[UsageRecord, float]], conn: sqlite3.Connection) -> list[SettleResult]:
+    """Several requests' charges in one transaction, in order (each sees the ones before it).
+
+    All or nothing for the whole group: if any charge fails, none is written, and the caller
+    settles them one by one so that the failure stays with the request that caused it."""
+    with write(conn):
+        return [_charge(usage, now, conn) for usage, now in charges]
 
 
 def usage_filters(
