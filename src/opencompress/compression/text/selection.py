@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opencompress.compression.text.answer_type import answer_type_check
 from opencompress.compression.text.bm25 import BM25, index_terms, rank
 from opencompress.compression.text.segments import Segment
 from opencompress.compression.text.sentences import sentence_spans
@@ -46,6 +47,8 @@ def select_sentences(
     keep_ratio: float,
     *,
     doc_weight: float = 1.0,
+    question: str = "",
+    type_weight: float = 0.0,
 ) -> str | None:
     """``text`` with the documents in ``segs`` cut to the best sentences within ``keep_ratio`` of
     their characters, or ``None`` when the question matches nothing (no evidence to select on)."""
@@ -66,6 +69,12 @@ def select_sentences(
     if d_max <= 0.0 or s_max <= 0.0:
         return None
     combined = [sent_scores[i] / s_max + doc_weight * doc_scores[u.doc] / d_max for i, u in enumerate(units)]
+    holds_answer = answer_type_check(question) if type_weight else None
+    if holds_answer is not None:
+        combined = [
+            c + type_weight if holds_answer(text[u.start : u.end]) else c
+            for c, u in zip(combined, units, strict=True)
+        ]
 
     budget = keep_ratio * sum(s.end - s.start for s in segs)
     opened = [False] * len(segs)

@@ -1,0 +1,49 @@
+"""What kind of answer a question asks for, and whether a sentence contains one.
+
+A "when" question is answered by a date and a "how many" question by a number. A sentence that
+contains no date cannot answer a "when" question, however many of the question's words it repeats.
+The BM25 distractors of NQ-20 are exactly such sentences: they share the question's topic words,
+while the gold sentence often words the topic differently ("World War II" for "world war 2") but
+holds the year. Classic question-answering systems call this expected answer type. Only the two
+types that a regular expression recognises reliably are used: dates and quantities. "Who" and
+"where" answers (names, places) look like any other capitalised words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE = re.compile(
+    rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|"
+    r"eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundred|thousand|million|billion|"
+    r"trillion|dozen|half)\b",
+    re.I,
+)
+_ASKS_DATE = re.compile(
+    r"(?:^|[:\n])\s*(?:when\b|what (?:year|date|day|month|century|decade)\b|in what year\b|which year\b)",
+    re.I,
+)
+_ASKS_NUMBER = re.compile(
+    r"\bhow (?:many|much|long|old|far|tall|high|big|large|deep|often)\b"
+    r"|\bwhat (?:percentage|percent|number)\b",
+    re.I,
+)
+
+
+def answer_type_check(question: str) -> Callable[[str], bool] | None:
+    """A test for "this sentence holds an answer of the asked type", or ``None`` for questions
+    whose answer type is not a date or a quantity."""
+    if _ASKS_DATE.search(question):
+        return lambda sentence: _DATE.search(sentence) is not None
+    if _ASKS_NUMBER.search(question):
+        return lambda sentence: _NUMBER.search(sentence) is not None
+    return None
