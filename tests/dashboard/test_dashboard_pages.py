@@ -148,6 +148,26 @@ def test_a_page_visit_late_in_the_session_renews_its_cookie(dash: Gateway) -> No
         assert dash.run(expiry) > time.time() + ttl * 0.9
 
 
+def test_an_api_call_late_in_the_session_renews_its_cookie_too(dash: Gateway) -> None:
+    """A console that only calls /api/* must not be signed out at the original expiry."""
+    owner = make_owner(dash)
+    ttl = dash.settings.session_ttl_s
+    with sign_in(dash, owner) as client:
+        assert not client.get("/api/me").headers.get_list("set-cookie")
+        token_hash = hash_session_token(client.cookies["oc_session"])
+
+        async def age(service: Any, storage: Any) -> None:
+            assert await storage.extend_session(token_hash, time.time() + ttl / 4)
+
+        dash.run(age)
+        late = client.get("/api/me")
+        assert late.status_code == 200
+        cookies = [c for c in late.headers.get_list("set-cookie") if c.startswith("oc_session=")]
+        assert len(cookies) == 1 and f"Max-Age={int(ttl)}" in cookies[0] and "HttpOnly" in cookies[0]
+        # once renewed, the next call is early in the new lifetime again: no cookie
+        assert not client.get("/api/me").headers.get_list("set-cookie")
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [

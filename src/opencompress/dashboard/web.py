@@ -34,8 +34,9 @@ from opencompress.errors import (
     PermissionDeniedError,
 )
 from opencompress.gateway.context import AppContext
-from opencompress.http.auth import check_same_origin, context, set_session_cookie
+from opencompress.http.auth import check_same_origin, context
 from opencompress.http.body import read_body
+from opencompress.http.session_renewal import note_renewed
 
 FORM_LIMIT_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 16
@@ -54,9 +55,11 @@ async def signed_in(request: Request) -> ActiveSession | None:
     if not token:
         return None
     try:
-        return await context(request).sessions.resume(token)
+        session = await context(request).sessions.resume(token)
     except AuthError:
         return None
+    note_renewed(request.scope, session)  # the response re-sends the cookie (http/session_renewal.py)
+    return session
 
 
 def safe_next(target: str | None) -> str:
@@ -159,8 +162,9 @@ def signed_in_page(handler: PageHandler) -> Handler:
 
     Errors of the service layer (404 for someone else's key, 403 for a bad CSRF token, 400 for
     bad input) keep their status code, so tests and clients see the same semantics as the API.
-    A session whose expiry just slid forward gets its cookie re-sent with the new lifetime
-    (unless the page itself set the cookie, e.g. signing out).
+    A session whose expiry just slid forward gets its cookie re-sent with the new lifetime by
+    :mod:`opencompress.http.session_renewal` (unless the page itself sets the cookie, e.g. signing
+    out).
     """
 
     async def endpoint(request: Request) -> Response:
@@ -173,9 +177,6 @@ def signed_in_page(handler: PageHandler) -> Handler:
             if exc.status >= 500:
                 raise
             response = error_page(request, session, exc)
-        cookies = response.headers.getlist("set-cookie")
-        if session.renewed and not any(c.startswith(f"{SESSION_COOKIE}=") for c in cookies):
-            set_session_cookie(response, request, session.token, ttl_s=context(request).sessions.ttl_s)
         return response
 
     endpoint.__name__ = handler.__name__

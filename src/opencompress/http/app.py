@@ -29,6 +29,7 @@ from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
 from opencompress.http.errors import EXCEPTION_HANDLERS
 from opencompress.http.routes import admin, chat, compress, keys, meta, metrics, session, usage
+from opencompress.http.session_renewal import SessionCookieRenewal
 from opencompress.observability.metrics import GatewayMetrics
 from opencompress.observability.requests import RequestObserver
 from opencompress.ratelimit.fallback import open_rate_limiter
@@ -132,7 +133,10 @@ def create_app(settings: Settings) -> Starlette:
             *admin.routes,
             *dashboard.routes,
         ],
-        middleware=[Middleware(RequestObserver, metrics=gateway_metrics)],
+        middleware=[
+            Middleware(RequestObserver, metrics=gateway_metrics),
+            Middleware(SessionCookieRenewal, ttl_s=settings.session_ttl_s),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -27,6 +27,7 @@ from opencompress.accounts.keys import KEY_PREFIX
 from opencompress.accounts.sessions import CSRF_HEADER, SESSION_COOKIE, ActiveSession, csrf_matches
 from opencompress.errors import AuthError, InvalidRequestError, PermissionDeniedError
 from opencompress.gateway.context import AppContext
+from opencompress.http.session_renewal import note_renewed, session_cookie
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACCOUNT_HEADER = "X-Account-Id"
@@ -86,6 +87,7 @@ async def authenticate(request: Request) -> Caller:
             code="not_signed_in",
         )
     session = await ctx.sessions.resume(cookie)
+    note_renewed(request.scope, session)
     if request.method in UNSAFE_METHODS:
         check_same_origin(request)
         if not csrf_matches(cookie, request.headers.get(CSRF_HEADER)):
@@ -136,15 +138,10 @@ async def require_account(request: Request) -> Caller:
 
 
 def set_session_cookie(response: Response, request: Request, token: str, *, ttl_s: float) -> None:
-    """The one definition of the sign-in cookie, shared by ``POST /auth/login`` and the dashboard's
-    sign-in form so that pages and ``/api/*`` use the same session: HttpOnly (no script reads it),
-    SameSite=Lax (no cross-site POSTs carry it), Secure whenever the request came over https."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(ttl_s),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    """Put the sign-in cookie on ``response`` (``POST /auth/login`` and the dashboard's sign-in form
+    share it, so pages and ``/api/*`` use one session). Its attributes are defined once, in
+    :func:`opencompress.http.session_renewal.session_cookie`."""
+    cookie = session_cookie(token, ttl_s=ttl_s, secure=request.url.scheme == "https")
+    for name, value in cookie.raw_headers:
+        if name == b"set-cookie":
+            response.headers.append("set-cookie", value.decode("latin-1"))
