@@ -1,4 +1,5 @@
-"""Unknown models: the operator's default price, or a 400 when the operator rejects them."""
+"""Unknown models: the operator's default price, or a 400 when the operator rejects them; and
+``models.retrieve`` answering the same question (usable here or not) before any request."""
 
 from __future__ import annotations
 
@@ -34,3 +35,20 @@ def test_unknown_model_rejected_when_operator_says_so(simulator: Any, tmp_path: 
             client.chat.completions.create(model="acme-llm-9000", messages=MESSAGES)  # type: ignore[arg-type]
         assert info.value.status_code == 400
         assert client.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices  # type: ignore[arg-type]
+        assert client.models.retrieve("gpt-4o").id == "gpt-4o"
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.models.retrieve("acme-llm-9000")
+        assert missing.value.status_code == 404
+        assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
+
+
+def test_models_retrieve_accepts_what_the_gateway_bills(gateway: Gateway) -> None:
+    client = gateway.client(gateway.seed(usd="1.00").key)
+    assert client.models.retrieve("gpt-4o-mini").model_dump(exclude_unset=True) == {
+        "id": "gpt-4o-mini",
+        "object": "model",
+        "created": 0,
+        "owned_by": "opencompress",
+    }
+    # unknown names are billed at the default price here, so they are usable; slashes are fine
+    assert client.models.retrieve("acme/llm-9000").id == "acme/llm-9000"

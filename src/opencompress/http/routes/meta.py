@@ -1,4 +1,4 @@
-"""GET /health, GET /v1/models, GET /api/config."""
+"""GET /health, GET /v1/models, GET /v1/models/{model}, GET /api/config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from opencompress import __version__
+from opencompress.errors import NotFoundError
 from opencompress.gateway.context import AppContext
 
 
@@ -17,13 +18,24 @@ async def health(request: Request) -> JSONResponse:
     )
 
 
+def _model_object(name: str) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "opencompress"}
+
+
 async def models(request: Request) -> JSONResponse:
     ctx: AppContext = request.app.state.ctx
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "opencompress"}
-        for name in ctx.prices.models()
-    ]
-    return JSONResponse({"object": "list", "data": data})
+    return JSONResponse({"object": "list", "data": [_model_object(name) for name in ctx.prices.models()]})
+
+
+async def model(request: Request) -> JSONResponse:
+    """``client.models.retrieve(id)``, which tools call to check a model before using it: 200 for
+    any model this gateway accepts (in the price table, or any name while the operator bills
+    unknown models at a default price), else 404 ``model_not_found``, as OpenAI answers."""
+    ctx: AppContext = request.app.state.ctx
+    name: str = request.path_params["model"]
+    if ctx.prices.canonical(name) is None and ctx.prices.default is None:
+        raise NotFoundError(f"The model {name!r} is not available on this gateway.", code="model_not_found")
+    return JSONResponse(_model_object(name))
 
 
 async def config(request: Request) -> JSONResponse:
@@ -58,5 +70,7 @@ routes = [
     Route("/health", health, methods=["GET"]),
     Route("/v1/models", models, methods=["GET"]),
     Route("/api/v1/models", models, methods=["GET"]),
+    Route("/v1/models/{model:path}", model, methods=["GET"]),
+    Route("/api/v1/models/{model:path}", model, methods=["GET"]),
     Route("/api/config", config, methods=["GET"]),
 ]
