@@ -96,3 +96,21 @@ def test_a_cancelled_caller_is_still_charged_and_its_hold_released(tmp_path: Pat
         await storage.close()
 
     asyncio.run(main())
+
+
+def test_closing_writes_charges_still_queued(tmp_path: Path) -> None:
+    db = str(tmp_path / "gw.db")
+
+    async def main() -> None:
+        storage = SqliteStorage(db)
+        key = await _funded(storage, 1_000)
+        queued = asyncio.ensure_future(storage.settle(usage_for(key, "last", 250)))
+        await asyncio.sleep(0)  # queued; the loop has not flushed it yet
+        await storage.close()
+        assert (await queued).charged_micros == 250
+        reopened = SqliteStorage(db)
+        stored = await reopened.get_usage("last")
+        assert stored is not None and stored.charged_micros == 250
+        await reopened.close()
+
+    asyncio.run(main())

@@ -199,6 +199,7 @@ class SqliteStorage(StorageCommon):
     async def close(self) -> None:
         if self._closed:
             return
+        self._batcher.flush()  # charges queued in this loop iteration are written, not dropped
         self._closed = True
         if self._loop_conn is not None:  # no call is using it: inline calls never span an await
             with contextlib.suppress(sqlite3.Error):

@@ -62,11 +62,15 @@ class SettleBatcher:
         done: asyncio.Future[SettleResult] = loop.create_future()
         self._pending.append((usage, now, done))
         if len(self._pending) == 1:
-            loop.call_soon(self._flush)
+            loop.call_soon(self.flush)
         return await done
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the queued charges now (the loop calls this once per iteration with charges
+        queued; ``close`` calls it so that none is left behind)."""
         group, self._pending = self._pending, []
+        if not group:
+            return
         try:
             results = self._inline(partial(tx.settle_many, [(usage, now) for usage, now, _ in group]))
         except NotInline:
