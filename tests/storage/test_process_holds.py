@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from opencompress.storage import SqliteStorage
-from opencompress.storage.base import ApiKey
 from opencompress.storage.process_holds import ProcessHolds
-from support.records import usage_for
+from support.records import funded_key, usage_for
 
 
 def test_holds_sum_per_account_and_drop_expired_ones() -> None:
@@ -34,15 +33,6 @@ def test_holds_sum_per_account_and_drop_expired_ones() -> None:
     assert len(holds) == 0 and holds.held("nobody", now=0.0) == 0
 
 
-async def _funded(storage: SqliteStorage, micros: int) -> ApiKey:
-    await storage.migrate()
-    account = await storage.create_account("a")
-    await storage.credit(account.id, micros, "funds")
-    return await storage.create_key(
-        account_id=account.id, name="k", mode="router", key_hash="h", prefix="sk-occ-h"
-    )
-
-
 def test_a_charge_landing_during_an_off_loop_balance_read_is_not_double_spent(tmp_path: Path) -> None:
     """The worst interleaving, forced: the read sees the balance *before* another request's
     charge, and that request's settle (commit + dropping its hold) finishes before the read's
@@ -50,7 +40,7 @@ def test_a_charge_landing_during_an_off_loop_balance_read_is_not_double_spent(tm
     storage = SqliteStorage(str(tmp_path / "gw.db"))
 
     async def main() -> None:
-        key = await _funded(storage, 1_000)
+        key = await funded_key(storage, 1_000)
         assert await storage.reserve(key.account_id, "first", 600, ttl_s=60) == 600
         real_short = storage._short
 
@@ -76,7 +66,7 @@ def test_holds_end_with_the_process(tmp_path: Path) -> None:
 
     async def main() -> None:
         first = SqliteStorage(db)
-        key = await _funded(first, 1_000)
+        key = await funded_key(first, 1_000)
         assert await first.reserve(key.account_id, "r1", 1_000, ttl_s=900) == 1_000
         assert await first.reserve(key.account_id, "r2", 1, ttl_s=900) == 0
         await first.close()

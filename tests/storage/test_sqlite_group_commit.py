@@ -14,24 +14,14 @@ import pytest
 
 from opencompress.errors import NotFoundError
 from opencompress.storage import SqliteStorage
-from opencompress.storage.base import ApiKey
-from support.records import usage_for
-
-
-async def _funded(storage: SqliteStorage, micros: int) -> ApiKey:
-    await storage.migrate()
-    account = await storage.create_account("a")
-    await storage.credit(account.id, micros, "funds")
-    return await storage.create_key(
-        account_id=account.id, name="k", mode="router", key_hash="h", prefix="sk-occ-h"
-    )
+from support.records import funded_key, usage_for
 
 
 def test_concurrent_settles_share_a_commit_and_each_is_charged_once(tmp_path: Path) -> None:
     storage = SqliteStorage(str(tmp_path / "gw.db"))
 
     async def main() -> None:
-        key = await _funded(storage, 10_000)
+        key = await funded_key(storage, 10_000)
         ids = [f"r{i}" for i in range(20)]
         for request_id in ids:
             assert await storage.reserve(key.account_id, request_id, 100, ttl_s=60) == 100
@@ -58,7 +48,7 @@ def test_a_failing_charge_fails_alone(tmp_path: Path) -> None:
     storage = SqliteStorage(str(tmp_path / "gw.db"))
 
     async def main() -> None:
-        key = await _funded(storage, 10_000)
+        key = await funded_key(storage, 10_000)
         stranger = replace(usage_for(key, "bad", 5), account_id="acct_missing")
         outcomes = await asyncio.gather(
             storage.settle(usage_for(key, "good-1", 100)),
@@ -82,7 +72,7 @@ def test_a_cancelled_caller_is_still_charged_and_its_hold_released(tmp_path: Pat
     storage = SqliteStorage(str(tmp_path / "gw.db"))
 
     async def main() -> None:
-        key = await _funded(storage, 1_000)
+        key = await funded_key(storage, 1_000)
         assert await storage.reserve(key.account_id, "gone", 1_000, ttl_s=900) == 1_000
         waiting = asyncio.ensure_future(storage.settle(usage_for(key, "gone", 300)))
         await asyncio.sleep(0)  # queued for this iteration's group
@@ -103,7 +93,7 @@ def test_closing_writes_charges_still_queued(tmp_path: Path) -> None:
 
     async def main() -> None:
         storage = SqliteStorage(db)
-        key = await _funded(storage, 1_000)
+        key = await funded_key(storage, 1_000)
         queued = asyncio.ensure_future(storage.settle(usage_for(key, "last", 250)))
         await asyncio.sleep(0)  # queued; the loop has not flushed it yet
         await storage.close()

@@ -1,11 +1,11 @@
-"""Usage records for storage tests: one definition, so the tests agree on what a charge looks like."""
+"""Records for storage tests: one definition, so the tests agree on what a charge looks like."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from opencompress.storage.base import ApiKey, UsageRecord
+from opencompress.storage.base import ApiKey, Storage, UsageRecord
 
 
 def usage_for(
@@ -40,3 +40,13 @@ def usage_for(
     }
     fields.update(overrides)
     return UsageRecord(**fields)
+
+
+async def funded_key(storage: Storage, micros: int) -> ApiKey:
+    """A migrated storage's new account holding ``micros``, and a router key of it (hash ``h``)."""
+    await storage.migrate()
+    account = await storage.create_account("a")
+    await storage.credit(account.id, micros, "funds")
+    return await storage.create_key(
+        account_id=account.id, name="k", mode="router", key_hash="h", prefix="sk-occ-h"
+    )
