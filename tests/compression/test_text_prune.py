@@ -71,3 +71,16 @@ def test_never_touches_code_json_logs_context_or_demonstrations() -> None:
 def test_short_text_and_determinism() -> None:
     assert prune_prose("The end.") is None
     assert prune_prose(PROSE) == prune_prose(PROSE)
+
+
+def test_prose_around_fenced_code_is_pruned_and_the_code_is_not() -> None:
+    code = "```python\n# the value is the total\nresult = the_total if a is b else that\n```\n"
+    text = PROSE + "\n" + code + PROSE
+    out = prune_prose(text, max_drop=0.5)
+    assert out is not None and len(out) < len(text)
+    assert code in out  # byte for byte, comments and all
+    before, after = out.split(code)
+    assert before != PROSE + "\n" and after != PROSE  # both prose parts lost words
+    unclosed = PROSE + "\n~~~\n" + PROSE  # a fence left open runs to the end
+    pruned = prune_prose(unclosed, max_drop=0.5)
+    assert pruned is not None and pruned.endswith("\n~~~\n" + PROSE)

@@ -5,7 +5,8 @@ reader (or an LLM) restores from context: articles, copulas, relativisers and fi
 design brief measured what goes wrong with frequency-based pruning (it dropped "six", "three", "How
 much"), so everything else is kept: numbers and number words, negations, capitalised words, words
 with digits or symbols, `code`, "quoted text", URLs and paths. Only lines that look like prose are
-touched (no code, JSON, logs, tables), and at most ``max_drop`` of a text's words go.
+touched (no code, JSON, logs, tables, nothing inside a fenced code block), and at most ``max_drop``
+of the words outside fences go.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _ARTICLES = frozenset({"the", "a", "an"})
 # An article in front of a name or a quantity is part of it ("the Denver Broncos", "the 50th").
 _NAME_OR_NUMBER = re.compile(r"[ \t]+[\"“'(]?(?:[A-Z]|\d)")
 _CODE_LINE = re.compile(r"[{}|]|;\s*$|\s=\s|[=!<>]=|=>|->|::|</?[A-Za-z][^>]*>|^\s{2,}|^\s*[$#>]|\t")
+_FENCE = re.compile(r"[ \t]*(?:```|~~~)")
 _PROSE_CHARS = frozenset(" ,.;:'’\"“”()[]-–—!?%$&")
 
 
@@ -51,9 +53,24 @@ def _is_prose_line(line: str) -> bool:
     return plain >= 0.97 * len(body)
 
 
+def _outside_fences(text: str) -> list[tuple[int, str]]:
+    """(offset, line) of every line outside fenced code blocks (```` ``` ```` or ``~~~``), fence
+    lines excluded. An unclosed fence runs to the end: code the writer forgot to close is still code."""
+    out: list[tuple[int, str]] = []
+    fenced = False
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            out.append((pos, line))
+        pos += len(line)
+    return out
+
+
 def prune_prose(text: str, max_drop: float = 0.2) -> str | None:
     """``text`` with low-information words removed, or ``None`` when nothing was removed."""
-    if "```" in text or text.lstrip()[:1] in ("{", "["):
+    if text.lstrip()[:1] in ("{", "["):
         return None
     # Retrieved context and few-shot demonstrations are evidence and examples to imitate: their
     # function words are part of answer spans ("beneath the liver") and of the answer format ("The
@@ -62,13 +79,12 @@ def prune_prose(text: str, max_drop: float = 0.2) -> str | None:
     # retention for 2 points of reduction.
     if announces_context(text) or find_demonstrations(text, min_demos=1) or split_documents(text):
         return None
-    total_words = len(_WORD.findall(text))
-    cap = int(total_words * max_drop)
+    lines = _outside_fences(text)
+    cap = int(sum(len(_WORD.findall(line)) for _, line in lines) * max_drop)
     if cap <= 0:
         return None
     candidates: list[tuple[int, int, int]] = []  # (tier, start, end)
-    pos = 0
-    for line in text.splitlines(keepends=True):
+    for pos, line in lines:
         if _is_prose_line(line):
             protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(line)]
             for m in _CANDIDATE.finditer(line):
@@ -77,7 +93,6 @@ def prune_prose(text: str, max_drop: float = 0.2) -> str | None:
                 if m.group(1) in _ARTICLES and _NAME_OR_NUMBER.match(line, m.end()):
                     continue
                 candidates.append((_TIER_OF[m.group(1)], pos + m.start(), pos + m.end()))
-        pos += len(line)
     if not candidates:
         return None
     chosen = sorted(sorted(candidates)[:cap], key=lambda c: c[1])
