@@ -23,12 +23,9 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
 
 from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import SettleResult, UsageRecord
-
-T = TypeVar("T")
 
 
 class NotInline(Exception):  # noqa: N818 - a signal, not an error
