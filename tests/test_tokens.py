@@ -82,6 +82,24 @@ def test_ids_equal_tiktokens_on_any_text(text: str) -> None:
         assert tokens.count_text(text, name) == len(expected)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 20_000,
+        "ab1" * 7_000,
+        "é" * 5_000 + "x",
+        " " * 10_000 + "y",
+        "😀" * 3_000,
+        "Hello" + "\n" * 5_000,
+    ],
+)
+def test_ids_equal_tiktokens_on_long_runs(text: str) -> None:
+    """Long runs without a word break are where BPE implementations differ (and get slow)."""
+    assert tokens.get_encoding().encode_ordinary(text) == reference_encoding("o200k_base").encode_ordinary(
+        text
+    )
+
+
 def test_message_framing_matches_openai_billing() -> None:
     # 3 reply-priming + 3 per message + role + content (+1 and the name for a name)
     assert tokens.count_messages([{"role": "user", "content": "hello world"}]) == 3 + 3 + 1 + 2
