@@ -179,3 +179,21 @@ def test_each_app_has_its_own_registry_and_metrics_can_be_turned_off(
     with running_gateway(tmp_path / "off", simulator.base_url, metrics_enabled=False) as off:
         r = httpx.get(off.server.url + "/metrics", timeout=10)
         assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+
+
+def test_storage_figures_count_commits_and_charges(gw: Gateway) -> None:
+    """SQLite: every settled request is a charge; concurrent ones may share a commit."""
+    seeded = gw.seed(usd="1.00")
+    before = scrape(gw)
+
+    def stat(samples: dict[Any, float], name: str) -> float:
+        return value(samples, "opencompress_storage", stat=name)
+
+    for _ in range(3):
+        assert post(gw, seeded.key).status_code == 200
+    after = scrape(gw)
+    assert stat(after, "settled_charges") - stat(before, "settled_charges") == 3
+    commits = stat(after, "settle_commits") - stat(before, "settle_commits")
+    assert 1 <= commits <= 3
+    assert stat(after, "holds") == 0  # every hold was consumed by its settle
+    assert ("opencompress_storage", (("stat", "lock_retries"),)) in after

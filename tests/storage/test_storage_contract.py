@@ -440,3 +440,18 @@ def test_create_session_prunes_the_accounts_expired_sessions(use_storage: UseSto
         assert await storage.get_session("other-old") is not None
 
     use_storage(body)
+
+
+def test_stats_are_cheap_numbers_about_this_process(use_storage: UseStorage) -> None:
+    """``stats()`` feeds /metrics: a flat name -> number map, filled in once the backend is in use."""
+
+    async def body(storage: Storage) -> None:
+        account, key = await funded(storage, 10_000)
+        assert await storage.reserve(account.id, "s1", 100, ttl_s=60) == 100
+        await storage.settle(usage_for(key, "s1", 50))
+        stats = storage.stats()
+        assert stats and all(isinstance(v, int | float) and v >= 0 for v in stats.values())
+        assert stats.get("settled_charges", 1) >= 1  # SQLite counts them
+        assert stats.get("pool_size", 1) >= 1  # PostgreSQL reports its pool
+
+    use_storage(body)

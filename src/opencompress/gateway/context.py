@@ -118,3 +118,4 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.metrics.track_active_streams(lambda: self.active_streams)
+        self.metrics.track_storage(self.storage.stats)

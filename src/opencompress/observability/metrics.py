@@ -12,15 +12,34 @@ gateway's own error codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 RATIO_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 OTHER_MODEL = "other"
 UNKNOWN_MODEL = "unknown"
+
+
+class _StorageCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, float]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "opencompress_storage",
+            "Storage backend figures of this process by stat. SQLite: lock_retries, settle_commits "
+            "and settled_charges (counts since start; charges per commit is the group-commit size), "
+            "holds (in flight). PostgreSQL: pool_size, pool_available, requests_waiting.",
+            labels=["stat"],
+        )
+        for name, value in sorted(self._read().items()):
+            family.add_metric([name], value)
+        yield family
 
 
 class GatewayMetrics:
@@ -83,6 +102,11 @@ class GatewayMetrics:
     def track_active_streams(self, read: Callable[[], float]) -> None:
         """Report the gauge from ``read()`` at scrape time (no bookkeeping on the hot path)."""
         self.active_streams.set_function(read)
+
+    def track_storage(self, read: Callable[[], Mapping[str, float]]) -> None:
+        """Report ``opencompress_storage{stat=…}`` from ``read()`` (``Storage.stats``) at scrape
+        time. The stat names are the backend's own, a small fixed set per backend."""
+        self.registry.register(_StorageCollector(read))
 
     @staticmethod
     def model_label(model: str | None, canonical: Callable[[str], str | None]) -> str:

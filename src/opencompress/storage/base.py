@@ -133,6 +133,11 @@ class Storage(Protocol):
         """Raise :class:`opencompress.errors.StorageError` when the database is unreachable."""
         ...
 
+    def stats(self) -> Mapping[str, float]:
+        """This process's figures about the backend for ``/metrics`` (cheap, no I/O): SQLite
+        reports lock retries, group commits, charges and holds; PostgreSQL its pool."""
+        ...
+
     # accounts
     async def create_account(
         self, name: str, *, email: str | None = None, password_hash: str | None = None

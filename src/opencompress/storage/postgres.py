@@ -51,6 +51,9 @@ class PostgresStorage(StorageCommon):
     async def migrate(self) -> list[str]:
         return await self._db.migrate()
 
+    def stats(self) -> Mapping[str, float]:
+        return dict(self._db.pool_stats())
+
     async def close(self) -> None:
         await self._db.close()
 

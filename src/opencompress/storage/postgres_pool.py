@@ -85,6 +85,13 @@ class PgConnections:
         self._opening: asyncio.Lock | None = None
         self._closed = False
 
+    def pool_stats(self) -> dict[str, int]:
+        """Size, idle connections and waiting requests of the pool (empty before first use)."""
+        if self._pool is None:
+            return {}
+        stats = self._pool.get_stats()
+        return {name: stats.get(name, 0) for name in ("pool_size", "pool_available", "requests_waiting")}
+
     async def _get_pool(self) -> AsyncConnectionPool[tx.Conn]:
         if self._pool is not None:
             return self._pool

@@ -224,6 +224,14 @@ class SqliteStorage(StorageCommon):
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
+    def stats(self) -> Mapping[str, float]:
+        return {
+            "lock_retries": self.inline_fallbacks,
+            "settle_commits": self._batcher.commits,
+            "settled_charges": self._batcher.charges,
+            "holds": len(self._holds),
+        }
+
     # accounts
 
     async def _insert_account(self, account: Account, password_hash: str | None) -> None:

@@ -52,7 +52,11 @@ class SettleBatcher:
         self._pending: list[tuple[UsageRecord, float, asyncio.Future[SettleResult]]] = []
         self._stragglers: set[asyncio.Task[None]] = set()
         self.largest_group = 0
-        """The most charges one COMMIT has carried so far (for tests and curiosity)."""
+        """The most charges one COMMIT has carried so far."""
+        self.commits = 0
+        """Settle transactions committed (a group counts once)."""
+        self.charges = 0
+        """Charges settled; ``charges / commits`` is the mean group size."""
 
     async def settle(self, usage: UsageRecord, now: float) -> SettleResult:
         loop = asyncio.get_running_loop()
@@ -79,6 +83,8 @@ class SettleBatcher:
             inline_first = True
         else:
             self.largest_group = max(self.largest_group, len(group))
+            self.commits += 1
+            self.charges += len(group)
             for (usage, _, done), result in zip(group, results, strict=True):
                 self._settled(usage, result)
                 if not done.done():
@@ -100,6 +106,8 @@ class SettleBatcher:
         except asyncio.CancelledError:
             done.cancel()
             raise
+        self.commits += 1
+        self.charges += 1
         self._settled(usage, result)
         if not done.done():
             done.set_result(result)
