@@ -32,7 +32,15 @@ def test_sentences_are_checked_for_the_asked_type(question: str, sentence: str, 
 
 
 @pytest.mark.parametrize(
-    "question", ["who wrote the iliad", "where is the eiffel tower", "what happens when ice melts"]
+    "question",
+    [
+        "who wrote the iliad",
+        "where is the eiffel tower",
+        "what happens when ice melts",
+        "When should I use a mutex instead of a channel?",
+        "when do you use a semicolon",
+        "Question: when to prune a rose bush",
+    ],
 )
 def test_other_questions_have_no_type(question: str) -> None:
     assert answer_type_check(question) is None

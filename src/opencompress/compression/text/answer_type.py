@@ -28,8 +28,10 @@ _NUMBER = re.compile(
     r"trillion|dozen|half)\b",
     re.I,
 )
+# "When should I …", "when do you …", "when to …" ask about a situation, not a date.
 _ASKS_DATE = re.compile(
-    r"(?:^|[:\n])\s*(?:when\b|what (?:year|date|day|month|century|decade)\b|in what year\b|which year\b)",
+    r"(?:^|[:\n])\s*(?:when\b(?!\s+(?:should|can|could|must|would|to|do (?:you|i|we))\b)"
+    r"|what (?:year|date|day|month|century|decade)\b|in what year\b|which year\b)",
     re.I,
 )
 _ASKS_NUMBER = re.compile(
