@@ -57,3 +57,10 @@ def test_vocabulary_restricted_index_scores_the_same() -> None:
     docs = [index_terms(d) for d in DOCS]
     query = query_terms("is the tower in paris higher than mount everest")
     assert BM25(docs, vocabulary=query).scores(query) == BM25(docs).scores(query)
+
+
+def test_country_abbreviations_also_ask_for_the_spelled_out_name() -> None:
+    terms = query_terms("who is the president of usa right now")
+    assert {"usa", "unit", "stat"} <= set(terms)
+    assert {"uk", "unit", "king", "brit"} <= set(query_terms("longest pier in the uk"))
+    assert "unit" not in query_terms("who wrote the iliad")

@@ -27,6 +27,16 @@ STOP_WORDS: frozenset[str] = frozenset(
     shall may might must also s t just""".split()
 )
 
+# Abbreviations questions use for names that documents spell out ("president of the usa" vs
+# "President of the United States"); the question's own word stays a term too.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "us": ("us", "united", "states"),
+    "usa": ("usa", "united", "states"),
+    "uk": ("uk", "united", "kingdom", "britain"),
+    "un": ("un", "united", "nations"),
+    "eu": ("eu", "european", "union"),
+}
+
 # Words that frame a question in prompt templates ("Question: … Answer:") rather than ask anything.
 QUERY_FRAME_WORDS: frozenset[str] = frozenset({"question", "answer", "answers", "q", "a"})
 
@@ -82,6 +92,7 @@ def query_terms(query: str) -> list[str]:
     """Distinct stemmed content terms of a question, first-seen order, without template framing
     words, plus each adjacent pair glued together so "gall bladder" also finds "gallbladder"."""
     raw = [w for w in words(query) if w not in STOP_WORDS and w not in QUERY_FRAME_WORDS]
+    raw = [x for w in raw for x in (ABBREVIATIONS.get(w, (w,)))]
     seen: dict[str, None] = {}
     for w in raw:
         seen.setdefault(stem(w), None)
