@@ -18,12 +18,11 @@ _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
-_DATE = re.compile(
-    rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b",
-    re.I,
-)
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|"
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")
+_DAY_MONTH = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b", re.I)
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|"
     r"eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundred|thousand|million|billion|"
     r"trillion|dozen|half)\b",
     re.I,
@@ -45,7 +44,19 @@ def answer_type_check(question: str) -> Callable[[str], bool] | None:
     """A test for "this sentence holds an answer of the asked type", or ``None`` for questions
     whose answer type is not a date or a quantity."""
     if _ASKS_DATE.search(question):
-        return lambda sentence: _DATE.search(sentence) is not None
+        return _holds_date
     if _ASKS_NUMBER.search(question):
-        return lambda sentence: _NUMBER.search(sentence) is not None
+        return _holds_number
     return None
+
+
+def _holds_date(sentence: str) -> bool:
+    # Every date form has a digit and most sentences have none: \d is the cheap first test, and a
+    # year (the usual form in encyclopedic text) the cheap second one.
+    if _DIGIT.search(sentence) is None:
+        return False
+    return _YEAR.search(sentence) is not None or _DAY_MONTH.search(sentence) is not None
+
+
+def _holds_number(sentence: str) -> bool:
+    return _DIGIT.search(sentence) is not None or _NUMBER_WORD.search(sentence) is not None
