@@ -37,6 +37,31 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "eu": ("eu", "european", "union"),
 }
 
+_CARDINALS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty"
+).split()
+_ORDINALS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+).split()
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        while n >= value:
+            out += letters
+            n -= value
+    return out
+
+
+# A small number in a question may be written as a Roman numeral or a word in the documents
+# ("world war 2" vs "World War II", "season 3" vs "third season").
+NUMERALS: dict[str, tuple[str, ...]] = {
+    str(n): (str(n), _roman(n), _CARDINALS[n - 1], _ORDINALS[n - 1]) for n in range(1, 21)
+}
+
 # Words that frame a question in prompt templates ("Question: … Answer:") rather than ask anything.
 QUERY_FRAME_WORDS: frozenset[str] = frozenset({"question", "answer", "answers", "q", "a"})
 
@@ -90,12 +115,14 @@ def index_terms(text: str) -> list[str]:
 
 def query_terms(query: str) -> list[str]:
     """Distinct stemmed content terms of a question, first-seen order, without template framing
-    words, plus each adjacent pair glued together so "gall bladder" also finds "gallbladder"."""
+    words, plus each adjacent pair glued together so "gall bladder" also finds "gallbladder", plus
+    the other spellings of abbreviations and small numbers (:data:`ABBREVIATIONS`,
+    :data:`NUMERALS`)."""
     raw = [w for w in words(query) if w not in STOP_WORDS and w not in QUERY_FRAME_WORDS]
-    raw = [x for w in raw for x in (ABBREVIATIONS.get(w, (w,)))]
     seen: dict[str, None] = {}
     for w in raw:
-        seen.setdefault(stem(w), None)
+        for form in ABBREVIATIONS.get(w) or NUMERALS.get(w) or (w,):
+            seen.setdefault(stem(form), None)
     for left, right in zip(raw, raw[1:], strict=False):
         seen.setdefault(stem(left + right), None)
     return list(seen)
