@@ -69,6 +69,7 @@ def test_country_abbreviations_also_ask_for_the_spelled_out_name() -> None:
 def test_small_numbers_also_ask_for_their_roman_and_word_forms() -> None:
     terms = set(query_terms("when did the us enter world war 2"))
     assert {"2", "ii", "two", "seco"} <= terms  # words are stemmed like any other term
+    assert {"2", "ii"} <= set(query_terms("when did the second world war end"))
     assert "xxi" not in query_terms("what happened in 21 days")  # only 1-20
     assert "1901" in query_terms("nobel prize 1901")  # years stay whole, nothing added
     assert len(query_terms("nobel prize 1901")) == len(query_terms("nobel prize")) + 2  # + bigram

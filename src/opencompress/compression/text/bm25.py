@@ -57,10 +57,14 @@ def _roman(n: int) -> str:
 
 
 # A small number in a question may be written as a Roman numeral or a word in the documents
-# ("world war 2" vs "World War II", "season 3" vs "third season").
+# ("world war 2" vs "World War II", "season 3" vs "third season"), and a number word as digits
+# ("second world war" vs "World War 2").
 NUMERALS: dict[str, tuple[str, ...]] = {
     str(n): (str(n), _roman(n), _CARDINALS[n - 1], _ORDINALS[n - 1]) for n in range(1, 21)
 }
+NUMERALS.update(
+    {word: (word, str(n), _roman(n)) for n in range(1, 21) for word in (_CARDINALS[n - 1], _ORDINALS[n - 1])}
+)
 
 # Words that frame a question in prompt templates ("Question: … Answer:") rather than ask anything.
 QUERY_FRAME_WORDS: frozenset[str] = frozenset({"question", "answer", "answers", "q", "a"})
