@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import Counter
 from typing import Any
@@ -115,6 +116,22 @@ def test_keeps_the_answer_wherever_it_is_and_shrinks(gold_at: int) -> None:
     assert text.startswith(INSTRUCTION)  # instruction verbatim
     assert out[1] == messages[1]  # the question untouched
     assert messages[0]["content"] == system  # input not mutated
+
+
+@pytest.mark.parametrize(
+    "question", [QUESTION, "Question: which of the seven wonders was the first lighthouse\nAnswer:"]
+)
+def test_what_is_kept_does_not_depend_on_where_documents_sit(question: str) -> None:
+    """The same documents in every order keep the same sentences. The markers "Document [k]" say
+    where a document sits, so they must not match a question's "first" (1) or "seven" (7)."""
+
+    def kept(gold_at: int) -> set[str]:
+        messages = [{"role": "system", "content": _system(gold_at)}, {"role": "user", "content": question}]
+        text = _run(messages, stage=DocumentSelection(min_tokens=100, keep_ratio=0.2))[0]["content"]
+        return {re.sub(r"^Document \[\d+\]", "", line) for line in text.splitlines()[2:]}
+
+    outcomes = [kept(gold_at) for gold_at in range(len(DISTRACTORS) + 1)]
+    assert all(o == outcomes[0] for o in outcomes)
 
 
 def test_kept_text_is_verbatim_and_in_original_order() -> None:

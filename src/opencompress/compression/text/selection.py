@@ -14,12 +14,18 @@ keep the answer in 96.8% of requests and the sentence hybrid in 98.3%; at a 20% 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from opencompress.compression.text.answer_type import answer_type_check
-from opencompress.compression.text.bm25 import BM25, index_terms, rank
+from opencompress.compression.text.bm25 import BM25, index_terms
 from opencompress.compression.text.segments import Segment
 from opencompress.compression.text.sentences import sentence_spans
+
+# The document's own marker ("Document [3]", "[4]", "Passage 2:", "<document index="1">") says
+# where it sits, not what it is about: a question's "2" or "first" must not match the second
+# document's number. The title after the marker is content and stays.
+_ENUMERATOR = re.compile(r"^\s*(?:<[^>\n]*>|(?:[A-Za-z]+\s*)?(?:\[\d{1,4}\]|#?\d{1,4})(?![\w.,])\s*:?)", re.I)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def select_sentences(
     units = _units(text, segs)
     if not units:
         return None
-    header_terms = [index_terms(text[s.start : s.body_start]) for s in segs]
+    header_terms = [index_terms(_ENUMERATOR.sub("", text[s.start : s.body_start], count=1)) for s in segs]
     unit_terms = [header_terms[u.doc] + index_terms(text[u.start : u.end]) for u in units]
     doc_terms: list[list[str]] = [list(h) for h in header_terms]
     for u, t in zip(units, unit_terms, strict=True):
@@ -76,11 +82,17 @@ def select_sentences(
             for c, u in zip(combined, units, strict=True)
         ]
 
+    def _text(i: int) -> str:
+        return text[units[i].start : units[i].end]
+
     budget = keep_ratio * sum(s.end - s.start for s in segs)
     opened = [False] * len(segs)
     keep = [False] * len(units)
     used = 0
-    for i in rank(combined):
+    # Ties go to the shorter sentence, then by text: never by position, so where the answer's
+    # document sits in the prompt cannot change what is kept.
+    order = sorted(range(len(units)), key=lambda i: (-combined[i], units[i].end - units[i].start, _text(i)))
+    for i in order:
         u = units[i]
         seg = segs[u.doc]
         cost = u.end - u.start + 1
