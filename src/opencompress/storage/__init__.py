@@ -13,7 +13,8 @@ from opencompress.storage.base import (
     Storage,
     UsageRecord,
 )
-from opencompress.storage.sqlite import MEMORY, SqliteStorage
+from opencompress.storage.sqlite import SqliteStorage
+from opencompress.storage.sqlite_conn import MEMORY
 
 
 class UnsupportedDatabaseURL(ValueError):

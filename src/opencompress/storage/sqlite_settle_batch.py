@@ -26,10 +26,7 @@ from functools import partial
 
 from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import SettleResult, UsageRecord
-
-
-class NotInline(Exception):  # noqa: N818 - a signal, not an error
-    """The loop's connection cannot run the call now (not open yet, ``:memory:``, or locked)."""
+from opencompress.storage.sqlite_conn import NotInline
 
 
 class SettleBatcher:
