@@ -198,29 +198,6 @@ async def settle(conn: Conn, usage: UsageRecord, now: float) -> SettleResult:
         return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
 
 
-def usage_filters(
-    account_id: str,
-    *,
-    since: float | None = None,
-    until: float | None = None,
-    key_id: str | None = None,
-    model: str | None = None,
-) -> tuple[str, list[Any]]:
-    """The ``WHERE`` clause (without the keyword) and parameters of a filtered usage query."""
-    where = ["account_id = %s"]
-    params: list[Any] = [account_id]
-    for clause, value in (
-        ("created_at >= %s", since),
-        ("created_at < %s", until),
-        ("key_id = %s", key_id),
-        ("model = %s", model),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    return " AND ".join(where), params
-
-
 async def set_password_hash(conn: Conn, account_id: str, password_hash: str) -> None:
     async with conn.transaction():
         cur = await conn.execute(

@@ -2,7 +2,8 @@
 
 Where each call runs (inline on the event loop for short transactions, on a worker thread for
 long, rare or contended ones) is :mod:`opencompress.storage.sqlite_conn`'s business; the money
-transactions themselves are in :mod:`opencompress.storage.sqlite_tx`.
+transactions themselves are in :mod:`opencompress.storage.sqlite_tx`, and the read queries, shared
+with PostgreSQL, in :mod:`opencompress.storage.reads`.
 
 Settles that finish in the same loop iteration are written in one transaction (group commit,
 :mod:`opencompress.storage.sqlite_settle_batch`); each charge is still whole inside it.
@@ -15,35 +16,42 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from opencompress.storage import rows
 from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import (
     Account,
     ApiKey,
-    LedgerEntry,
     Session,
     SettleResult,
-    UsageDay,
     UsageRecord,
 )
 from opencompress.storage.common import StorageCommon
 from opencompress.storage.migrate import apply_migrations
 from opencompress.storage.process_holds import ProcessHolds
+from opencompress.storage.reads import Row, StorageReads
 from opencompress.storage.sqlite_conn import SqliteConnections
 from opencompress.storage.sqlite_settle_batch import SettleBatcher
 
 T = TypeVar("T")
 
 
-def _first_column(row: tuple[str | None]) -> str | None:
-    return row[0]
+def _one_row(
+    sql: str, params: Sequence[Any], convert: Callable[[Row], T], conn: sqlite3.Connection
+) -> T | None:
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else convert(row)
 
 
-class SqliteStorage(SqliteConnections, StorageCommon):
+def _all_rows(
+    sql: str, params: Sequence[Any], convert: Callable[[Row], T], conn: sqlite3.Connection
+) -> list[T]:
+    return [convert(row) for row in conn.execute(sql, params).fetchall()]
+
+
+class SqliteStorage(SqliteConnections, StorageCommon, StorageReads):
     """:class:`opencompress.storage.base.Storage` on a SQLite file (or ``:memory:``)."""
 
     def __init__(
@@ -57,6 +65,14 @@ class SqliteStorage(SqliteConnections, StorageCommon):
         """Micro-dollars charged per account by this process, a running sum: lets a reserve whose
         balance read left the loop tell whether a charge landed meanwhile."""
         self._batcher = SettleBatcher(inline=self._inline, alone=self._settle_alone, settled=self._settled)
+
+    DAY_SQL = "CAST(created_at / 86400 AS INTEGER)"  # created_at >= 0, so truncation is floor()
+
+    async def _select_one(self, sql: str, params: Sequence[Any], convert: Callable[[Row], T]) -> T | None:
+        return await self._short(partial(_one_row, sql, params, convert))
+
+    async def _select_all(self, sql: str, params: Sequence[Any], convert: Callable[[Row], T]) -> list[T]:
+        return await self._run(partial(_all_rows, sql, params, convert))
 
     async def migrate(self) -> list[str]:
         def run(conn: sqlite3.Connection) -> list[str]:
@@ -92,22 +108,6 @@ class SqliteStorage(SqliteConnections, StorageCommon):
 
         await self._short(run)
 
-    async def get_account(self, account_id: str) -> Account | None:
-        return await self._short(partial(tx.one_account, "id", account_id))
-
-    async def get_account_by_email(self, email: str) -> Account | None:
-        return await self._short(partial(tx.one_account, "email", email))
-
-    async def list_accounts(self) -> list[Account]:
-        def run(conn: sqlite3.Connection) -> list[Account]:
-            cur = conn.execute(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id")
-            return [rows.account_from_row(r) for r in cur.fetchall()]
-
-        return await self._run(run)
-
-    async def count_accounts(self) -> int:
-        return await self._run(lambda conn: int(conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]))
-
     async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._short(partial(tx.credit, account_id, amount_micros, reason, now))
 
@@ -115,22 +115,6 @@ class SqliteStorage(SqliteConnections, StorageCommon):
 
     async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:
         await self._short(partial(tx.insert_key, key, key_hash, max_active))
-
-    async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self._short(partial(tx.one_key, "id", key_id))
-
-    async def get_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        return await self._short(partial(tx.one_key, "key_hash", key_hash))
-
-    async def list_keys(self, account_id: str) -> list[ApiKey]:
-        def run(conn: sqlite3.Connection) -> list[ApiKey]:
-            cur = conn.execute(
-                f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE account_id = ? ORDER BY created_at, id",
-                (account_id,),
-            )
-            return [rows.key_from_row(r) for r in cur.fetchall()]
-
-        return await self._run(run)
 
     async def revoke_key(self, key_id: str) -> bool:
         now = self._clock()
@@ -203,82 +187,13 @@ class SqliteStorage(SqliteConnections, StorageCommon):
 
     # usage and ledger
 
-    async def get_usage(self, request_id: str) -> UsageRecord | None:
-        sql = f"SELECT {rows.USAGE_COLUMNS} FROM usage WHERE request_id = ?"
-        return await self._short(partial(tx.one, sql, request_id, rows.usage_from_row))
-
-    async def list_usage(
-        self,
-        account_id: str,
-        *,
-        limit: int = 50,
-        before: tuple[float, str] | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        key_id: str | None = None,
-        model: str | None = None,
-    ) -> list[UsageRecord]:
-        where, params = tx.usage_filters(account_id, since=since, until=until, key_id=key_id, model=model)
-        if before is not None:
-            where += " AND (created_at < ? OR (created_at = ? AND request_id < ?))"
-            params += [before[0], before[0], before[1]]
-        params.append(max(0, limit))
-        sql = (
-            f"SELECT {rows.USAGE_COLUMNS} FROM usage WHERE {where} "
-            "ORDER BY created_at DESC, request_id DESC LIMIT ?"
-        )
-
-        def run(conn: sqlite3.Connection) -> list[UsageRecord]:
-            return [rows.usage_from_row(r) for r in conn.execute(sql, params).fetchall()]
-
-        return await self._run(run)
-
-    async def list_ledger(self, account_id: str, *, limit: int = 100) -> list[LedgerEntry]:
-        def run(conn: sqlite3.Connection) -> list[LedgerEntry]:
-            cur = conn.execute(
-                f"SELECT {rows.LEDGER_COLUMNS} FROM ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?",
-                (account_id, max(0, limit)),
-            )
-            return [rows.ledger_from_row(r) for r in cur.fetchall()]
-
-        return await self._run(run)
-
-    async def usage_by_day(
-        self,
-        account_id: str,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        key_id: str | None = None,
-        model: str | None = None,
-    ) -> list[UsageDay]:
-        where, params = tx.usage_filters(account_id, since=since, until=until, key_id=key_id, model=model)
-        # created_at is never negative, so CAST (which truncates in SQLite) is floor().
-        sql = (
-            f"SELECT CAST(created_at / 86400 AS INTEGER) AS day, {rows.USAGE_DAY_SUMS} FROM usage "
-            f"WHERE {where} GROUP BY day ORDER BY day"
-        )
-
-        def run(conn: sqlite3.Connection) -> list[UsageDay]:
-            return [rows.usage_day_from_row(r) for r in conn.execute(sql, params).fetchall()]
-
-        return await self._run(run)
-
     # passwords and sessions
-
-    async def get_password_hash(self, account_id: str) -> str | None:
-        sql = "SELECT password_hash FROM accounts WHERE id = ?"
-        return await self._short(partial(tx.one, sql, account_id, _first_column))
 
     async def set_password_hash(self, account_id: str, password_hash: str) -> None:
         await self._short(partial(tx.set_password_hash, account_id, password_hash))
 
     async def _insert_session(self, session: Session) -> None:
         await self._short(partial(tx.create_session, session))
-
-    async def get_session(self, token_hash: str) -> Session | None:
-        sql = f"SELECT {rows.SESSION_COLUMNS} FROM sessions WHERE token_hash = ?"
-        return await self._short(partial(tx.one, sql, token_hash, rows.session_from_row))
 
     async def extend_session(self, token_hash: str, expires_at: float) -> bool:
         def run(conn: sqlite3.Connection) -> bool:

@@ -11,9 +11,9 @@ the worker thread's connection (see :func:`contended`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from opencompress.errors import (
     ConflictError,
@@ -23,7 +23,7 @@ from opencompress.errors import (
     StorageError,
 )
 from opencompress.storage import rows
-from opencompress.storage.base import Account, ApiKey, Session, SettleResult, UsageRecord
+from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
 
 T = TypeVar("T")
 
@@ -77,22 +77,6 @@ def write(conn: sqlite3.Connection) -> Iterator[None]:
     except BaseException:
         rollback_open(conn)
         raise
-
-
-def one(sql: str, value: object, convert: Callable[[Any], T], conn: sqlite3.Connection) -> T | None:
-    """The one row ``sql`` (with one ``?``) selects, converted, or ``None``."""
-    row = conn.execute(sql, (value,)).fetchone()
-    return None if row is None else convert(row)
-
-
-def one_account(column: str, value: str, conn: sqlite3.Connection) -> Account | None:
-    row = conn.execute(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,)).fetchone()
-    return None if row is None else rows.account_from_row(row)
-
-
-def one_key(column: str, value: str, conn: sqlite3.Connection) -> ApiKey | None:
-    row = conn.execute(f"SELECT {rows.KEY_COLUMNS} FROM api_keys WHERE {column} = ?", (value,)).fetchone()
-    return None if row is None else rows.key_from_row(row)
 
 
 def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.Connection) -> int:
@@ -180,29 +164,6 @@ def settle_many(charges: Sequence[tuple[UsageRecord, float]], conn: sqlite3.Conn
     settles them one by one so that the failure stays with the request that caused it."""
     with write(conn):
         return [_charge(usage, now, conn) for usage, now in charges]
-
-
-def usage_filters(
-    account_id: str,
-    *,
-    since: float | None,
-    until: float | None,
-    key_id: str | None,
-    model: str | None,
-) -> tuple[str, list[Any]]:
-    """The ``WHERE`` clause (without the keyword) and parameters of a filtered usage query."""
-    where = ["account_id = ?"]
-    params: list[Any] = [account_id]
-    for clause, value in (
-        ("created_at >= ?", since),
-        ("created_at < ?", until),
-        ("key_id = ?", key_id),
-        ("model = ?", model),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    return " AND ".join(where), params
 
 
 def set_password_hash(account_id: str, password_hash: str, conn: sqlite3.Connection) -> None:
