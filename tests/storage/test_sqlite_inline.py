@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from opencompress.storage import SqliteStorage
 from opencompress.storage.base import ApiKey
-from support.records import usage_for
+from support.records import funded_key, usage_for
 
 T = TypeVar("T")
 HELD_S = 0.3
@@ -28,13 +28,7 @@ HELD_S = 0.3
 async def funded(path: Path) -> AsyncIterator[tuple[SqliteStorage, ApiKey]]:
     storage = SqliteStorage(str(path))
     try:
-        await storage.migrate()
-        account = await storage.create_account("a")
-        await storage.credit(account.id, 10_000, "funds")
-        key = await storage.create_key(
-            account_id=account.id, name="k", mode="router", key_hash="h", prefix="sk-occ-h"
-        )
-        yield storage, key
+        yield storage, await funded_key(storage, 10_000)
     finally:
         await storage.close()
 

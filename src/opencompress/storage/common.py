@@ -4,20 +4,22 @@ The SQLite and PostgreSQL backends differ in how a transaction reaches the datab
 connection on the event loop or a worker thread, an async connection pool) and in placeholder
 style, not in what a new record looks like or which arguments are refused. Those rules live here,
 once: a backend inherits the public method and implements the ``_insert_*``/``_credit``/
-``_reserve``/``_settle`` hook that writes the prepared values in one transaction.
+``_reserve``/``_settle`` hook that writes the prepared values in one transaction. The read
+queries come with it (:mod:`opencompress.storage.reads`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 
 from opencompress.errors import InvalidRequestError
 from opencompress.storage import rows
 from opencompress.storage.base import Account, ApiKey, KeyMode, Session, SettleResult, UsageRecord
+from opencompress.storage.reads import StorageReads
 
 
-class StorageCommon(ABC):
+class StorageCommon(StorageReads):
     _clock: Callable[[], float]
 
     # accounts

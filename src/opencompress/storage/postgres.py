@@ -23,14 +23,14 @@ from opencompress.storage.base import (
 )
 from opencompress.storage.common import StorageCommon
 from opencompress.storage.postgres_pool import PROBE_IDLE_S, PgConnections, parse_postgres_url
-from opencompress.storage.reads import Row, StorageReads
+from opencompress.storage.reads import Row
 
 __all__ = ["PROBE_IDLE_S", "PostgresStorage", "parse_postgres_url"]
 
 T = TypeVar("T")
 
 
-class PostgresStorage(StorageCommon, StorageReads):
+class PostgresStorage(StorageCommon):
     """:class:`opencompress.storage.base.Storage` on PostgreSQL (one pool per storage object).
 
     The pool is created on first use inside the running event loop (psycopg pools are bound to

@@ -31,7 +31,7 @@ from opencompress.storage.base import (
 from opencompress.storage.common import StorageCommon
 from opencompress.storage.migrate import apply_migrations
 from opencompress.storage.process_holds import ProcessHolds
-from opencompress.storage.reads import Row, StorageReads
+from opencompress.storage.reads import Row
 from opencompress.storage.sqlite_conn import SqliteConnections
 from opencompress.storage.sqlite_settle_batch import SettleBatcher
 
@@ -51,7 +51,7 @@ def _all_rows(
     return [convert(row) for row in conn.execute(sql, params).fetchall()]
 
 
-class SqliteStorage(SqliteConnections, StorageCommon, StorageReads):
+class SqliteStorage(SqliteConnections, StorageCommon):
     """:class:`opencompress.storage.base.Storage` on a SQLite file (or ``:memory:``)."""
 
     def __init__(
