@@ -43,8 +43,9 @@ def gateway_on(database_url: str, sim: SimulatorThread, tmp: Path, **overrides: 
         secret_key_file=str(tmp / "secret.key"),
         **overrides,
     )
-    with ServerThread(create_app(settings)) as server:
-        yield Gateway(server, settings, sim.url)
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        yield Gateway(server, settings, sim.url, app)
 
 
 def chat(http: httpx.Client, key: str, **extra: Any) -> httpx.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ class Seeded:
 
 
 class Gateway:
-    def __init__(self, server: ServerThread, settings: Settings, sim_url: str) -> None:
+    def __init__(self, server: ServerThread, settings: Settings, sim_url: str, app: Any) -> None:
+        self.app = app
         self.server = server
         self.settings = settings
         self.sim_url = sim_url
@@ -60,8 +62,20 @@ class Gateway:
     def base_url(self) -> str:
         return self.server.url + "/v1"
 
+    def settled(self, timeout_s: float = 10.0) -> None:
+        """Wait until the gateway has no background work left (settles run after the answer).
+
+        A client holds its answer a moment before the charge commits, as with a real gateway;
+        reading the database from the test thread must wait for that moment, not race it."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.app.state.ctx.background) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert not len(self.app.state.ctx.background), "background work did not finish"
+
     def run(self, coro_fn: Any) -> Any:
-        """Run ``await coro_fn(service, storage)`` against the gateway's database from the test thread."""
+        """Run ``await coro_fn(service, storage)`` against the gateway's database from the test
+        thread, once the charges of answered requests have landed."""
+        self.settled()
 
         async def go() -> Any:
             storage = open_storage(self.settings.database_url)
@@ -163,5 +177,6 @@ def running_gateway(tmp: Path, sim_base_url: str, **overrides: Any) -> Iterator[
         secret_key_file=str(tmp / "secret.key"),
         **overrides,
     )
-    with ServerThread(create_app(settings)) as server:
-        yield Gateway(server, settings, sim_base_url.removesuffix("/v1"))
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        yield Gateway(server, settings, sim_base_url.removesuffix("/v1"), app)

@@ -178,7 +178,14 @@ def _restorer(prep: PreparedChat) -> ResponseRestorer | None:
 
 
 async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamResponse) -> bytes:
-    """Non-streaming: read the upstream body, restore aliases, fix id/usage, settle, return JSON."""
+    """Non-streaming: read the upstream body, restore aliases, fix id/usage, return JSON.
+
+    The charge is settled right after the answer, as it is after a stream: billing is bookkeeping
+    the client should not wait for. The concurrency slot is given back before returning (so the
+    client's next request never meets its own finished one), the settle is spawned before the
+    body is handed to the server (so it runs whatever happens to the response), and the balance
+    stays held until its transaction commits, so no other request can spend the money meanwhile.
+    A failure to read the upstream is still settled (at zero) before the error is raised."""
     tally = StreamTally()
     try:
         payload = await response.read()
@@ -213,8 +220,10 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
         "total_tokens": prompt + completion,
     }
     body["id"] = prep.request_id
-    await settle_request(ctx, prep, tally, charge_output=True)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    answer = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    await ctx.limiter.release(prep.key.id, prep.request_id)
+    ctx.background.spawn(settle_request(ctx, prep, tally, charge_output=True))
+    return answer
 
 
 class ChatStream:
