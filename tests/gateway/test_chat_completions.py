@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -82,6 +83,37 @@ def test_forwarded_body_is_compressed_and_otherwise_untouched(gateway: Gateway, 
     tool_content = forwarded["messages"][3]["content"]
     assert json.loads(tool_content) == json.loads(PRETTY_TOOL_OUTPUT)
     assert len(tool_content) < len(PRETTY_TOOL_OUTPUT)
+
+
+def test_level_off_forwards_the_clients_exact_bytes(gateway: Gateway, key: str) -> None:
+    """Nothing to change → the body is not re-encoded: number spellings, big integers, key order
+    and escapes reach the upstream as the client wrote them."""
+    raw = (
+        b'{"temperature": 1.0, "seed": 123456789012345678901234567890, "model": "gpt-4o-mini",\n'
+        b' "messages": [{"role": "user", "content": "caf\\u00e9 \\ud83d\\ude00"}], "top_p": 1e0}'
+    )
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "X-OpenCompress-Level": "off",
+    }
+    with gateway.http() as http:
+        r = http.post("/v1/chat/completions", content=raw, headers=headers)
+    assert r.status_code == 200, r.text
+    forwarded = gateway.sim_requests()[-1]
+    assert forwarded["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert forwarded["bytes"] == len(raw)
+
+    # a gateway field to strip, or a stream to ask usage of: the body is re-encoded, values kept
+    for extra, stream in ((b', "compression": "off"', False), (b"", True)):
+        body = raw[:-1] + extra + (b', "stream": true}' if stream else b"}")
+        with gateway.http() as http:
+            r = http.post("/v1/chat/completions", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        forwarded = gateway.sim_requests()[-1]
+        assert forwarded["sha256"] != hashlib.sha256(body).hexdigest()
+        assert forwarded["body"]["seed"] == 123456789012345678901234567890
+        assert "compression" not in forwarded["body"]
 
 
 def test_level_header_off_forwards_original(gateway: Gateway, key: str) -> None:

@@ -149,6 +149,10 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
 
 
 def _forward_body(prep: PreparedChat) -> bytes:
+    """The upstream request: the client's own bytes when nothing in them changes (compression off
+    or a no-op, no ``compression`` field, no stream to ask usage of), else the edited body."""
+    if prep.chat.raw is not None and not prep.chat.stream and prep.compression.messages is prep.chat.messages:
+        return prep.chat.raw
     body = dict(prep.chat.body)
     body["messages"] = prep.compression.messages
     if prep.chat.stream:

@@ -37,6 +37,10 @@ class ChatRequest:
     level: Level | None
     rate: float | None
     max_output_tokens: int | None
+    raw: bytes | None = None
+    """The client's bytes, when ``body`` is exactly what they encode (no ``compression`` field was
+    removed): forwarding them as they are keeps the body untouched down to number formatting and
+    key order, and skips re-encoding it."""
 
 
 def _too_deep(raw: bytes, value: Any) -> bool:
@@ -145,12 +149,16 @@ def _compression_controls(
 
 
 def parse_chat_request(raw: bytes, headers: Mapping[str, str]) -> ChatRequest:
-    return parse_chat_body(parse_json_object(raw), headers)
+    return parse_chat_body(parse_json_object(raw), headers, raw=raw)
 
 
-def parse_chat_body(body: dict[str, Any], headers: Mapping[str, str]) -> ChatRequest:
-    """Validate an already-parsed body; removes the gateway's own ``compression`` field."""
+def parse_chat_body(
+    body: dict[str, Any], headers: Mapping[str, str], *, raw: bytes | None = None
+) -> ChatRequest:
+    """Validate an already-parsed body; removes the gateway's own ``compression`` field. ``raw``:
+    the bytes ``body`` was parsed from (kept only if the body stays as they encode it)."""
     body = dict(body)
+    fields = len(body)
     model = body.get("model")
     if model is None:
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
@@ -178,4 +186,5 @@ def parse_chat_body(body: dict[str, Any], headers: Mapping[str, str]) -> ChatReq
         level=level,
         rate=rate,
         max_output_tokens=max_out if isinstance(max_out, int) else None,
+        raw=raw if len(body) == fields else None,
     )
