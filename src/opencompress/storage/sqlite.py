@@ -36,6 +36,8 @@ from opencompress.storage.sqlite_conn import SqliteConnections
 from opencompress.storage.sqlite_settle_batch import SettleBatcher
 
 T = TypeVar("T")
+_KEY_CACHE_SIZE = 10_000
+"""Keys remembered at most (then forgotten all at once): far more than one gateway serves."""
 
 
 def _one_row(
@@ -65,6 +67,9 @@ class SqliteStorage(SqliteConnections, StorageCommon):
         """Micro-dollars charged per account by this process, a running sum: lets a reserve whose
         balance read left the loop tell whether a charge landed meanwhile."""
         self._batcher = SettleBatcher(inline=self._inline, alone=self._settle_alone, settled=self._settled)
+        self._keys: dict[str, ApiKey] = {}
+        """Keys found by hash, valid while ``_keys_version`` is the database's data version."""
+        self._keys_version: int | None = None
 
     DAY_SQL = "CAST(created_at / 86400 AS INTEGER)"  # created_at >= 0, so truncation is floor()
 
@@ -114,9 +119,46 @@ class SqliteStorage(SqliteConnections, StorageCommon):
     # keys
 
     async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:
+        self._forget_keys()
         await self._short(partial(tx.insert_key, key, key_hash, max_active))
 
+    async def get_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """Every request looks its key up, and keys change rarely: found keys are remembered while
+        the database is unchanged. ``PRAGMA data_version`` moves whenever another connection
+        commits (another process's ``keys revoke``, or this process's worker thread), and this
+        process forgets them itself whenever it writes a key, so a revocation still takes effect
+        on the very next request. The check costs less than the indexed read it replaces."""
+        version = self._data_version()
+        if version is None:
+            return await super().get_key_by_hash(key_hash)
+        if version != self._keys_version:
+            self._keys.clear()
+            self._keys_version = version
+        key = self._keys.get(key_hash)
+        if key is None:
+            key = await super().get_key_by_hash(key_hash)
+            if key is not None and self._keys_version == version:
+                if len(self._keys) >= _KEY_CACHE_SIZE:
+                    self._keys.clear()
+                self._keys[key_hash] = key
+        return key
+
+    def _data_version(self) -> int | None:
+        """The loop connection's data version, or ``None`` when it cannot be read inline."""
+        conn = self._inline_conn()
+        if conn is None or self._closed:
+            return None
+        try:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
+    def _forget_keys(self) -> None:
+        self._keys.clear()
+        self._keys_version = None
+
     async def revoke_key(self, key_id: str) -> bool:
+        self._forget_keys()
         now = self._clock()
 
         def run(conn: sqlite3.Connection) -> bool:
@@ -126,11 +168,15 @@ class SqliteStorage(SqliteConnections, StorageCommon):
             )
             return cur.rowcount > 0
 
-        return await self._short(run)
+        try:
+            return await self._short(run)
+        finally:
+            self._forget_keys()  # a lookup that ran while the write was on the worker thread
 
     async def touch_keys(self, last_used: Mapping[str, float]) -> None:
         if not last_used:
             return
+        self._forget_keys()
         params = [(ts, ts, key_id) for key_id, ts in last_used.items()]
 
         def run(conn: sqlite3.Connection) -> None:
