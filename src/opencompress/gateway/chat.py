@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from opencompress.billing.estimate import estimate_hold_micros, output_budget
 from opencompress.billing.prices import ModelPrice
@@ -181,6 +183,25 @@ def _restorer(prep: PreparedChat) -> ResponseRestorer | None:
     return ResponseRestorer(aliases) if aliases else None
 
 
+_LEADING_ID = re.compile(rb'\A\s*\{\s*"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _with_id(payload: bytes, body: dict[str, Any], request_id: str) -> bytes | None:
+    """The upstream's own bytes with ``request_id`` as the id, when only the id has to change and
+    the id is the object's first key (as every provider sends it); else ``None``, and the caller
+    re-encodes the parsed body. Keeps the answer as the provider wrote it, and skips an encode."""
+    found = _LEADING_ID.match(payload)
+    if found is None:
+        return None
+    try:
+        written = json.loads(b'"' + found.group(1) + b'"')
+    except ValueError:
+        return None
+    if written != body.get("id"):  # a later duplicate "id" key is the one parsers keep
+        return None
+    return payload[: found.start(1)] + request_id.encode() + payload[found.end(1) :]
+
+
 async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamResponse) -> bytes:
     """Non-streaming: read the upstream body, restore aliases, fix id/usage, return JSON.
 
@@ -217,14 +238,15 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
     if prompt is None:
         prompt = prep.compression.compressed_tokens
     completion = tally.output_tokens()
-    body["usage"] = {
-        **(usage or {}),
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-    body["id"] = prep.request_id
-    answer = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    fixed_usage = {**(usage or {}), "prompt_tokens": prompt, "completion_tokens": completion}
+    fixed_usage["total_tokens"] = prompt + completion
+    answer = (
+        None if restorer is not None or fixed_usage != usage else _with_id(payload, body, prep.request_id)
+    )
+    if answer is None:
+        body["usage"] = fixed_usage
+        body["id"] = prep.request_id
+        answer = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     await ctx.limiter.release(prep.key.id, prep.request_id)
     ctx.background.spawn(settle_request(ctx, prep, tally, charge_output=True))
     return answer
