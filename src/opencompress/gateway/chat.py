@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
 from opencompress.gateway.upstreams import resolve_upstream
-from opencompress.observability.requests import note_request
+from opencompress.observability.requests import new_request_id, note_request
 from opencompress.ratelimit.base import Decision, Limits
 from opencompress.storage.base import ApiKey
 from opencompress.upstream.client import Upstream, UpstreamResponse, loads_json
@@ -32,10 +31,6 @@ from opencompress.wire.chat_request import ChatRequest, parse_chat_request
 
 HOLD_TTL_S = 900.0
 log = logging.getLogger("opencompress.gateway")
-
-
-def new_request_id() -> str:
-    return "gen-" + secrets.token_urlsafe(18)
 
 
 def extract_api_key(headers: Mapping[str, str]) -> str:
