@@ -119,14 +119,13 @@ class SqliteStorage(SqliteConnections, StorageCommon):
     # keys
 
     async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:
-        self._forget_keys()
         await self._short(partial(tx.insert_key, key, key_hash, max_active))
 
     async def get_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """Every request looks its key up, and keys change rarely: found keys are remembered while
         the database is unchanged. ``PRAGMA data_version`` moves whenever another connection
         commits (another process's ``keys revoke``, or this process's worker thread), and this
-        process forgets them itself whenever it writes a key, so a revocation still takes effect
+        process forgets them itself whenever it changes a key, so a revocation still takes effect
         on the very next request. The check costs less than the indexed read it replaces."""
         version = self._data_version()
         if version is None:
@@ -158,7 +157,6 @@ class SqliteStorage(SqliteConnections, StorageCommon):
         self._keys_version = None
 
     async def revoke_key(self, key_id: str) -> bool:
-        self._forget_keys()
         now = self._clock()
 
         def run(conn: sqlite3.Connection) -> bool:
@@ -171,7 +169,7 @@ class SqliteStorage(SqliteConnections, StorageCommon):
         try:
             return await self._short(run)
         finally:
-            self._forget_keys()  # a lookup that ran while the write was on the worker thread
+            self._forget_keys()  # after the write: a lookup may have run while it was on the worker
 
     async def touch_keys(self, last_used: Mapping[str, float]) -> None:
         if not last_used:

@@ -158,7 +158,7 @@ def parse_chat_body(
     """Validate an already-parsed body; removes the gateway's own ``compression`` field. ``raw``:
     the bytes ``body`` was parsed from (kept only if the body stays as they encode it)."""
     body = dict(body)
-    fields = len(body)
+    keep_raw = raw if "compression" not in body else None  # removing the field changes the bytes
     model = body.get("model")
     if model is None:
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
@@ -186,5 +186,5 @@ def parse_chat_body(
         level=level,
         rate=rate,
         max_output_tokens=max_out if isinstance(max_out, int) else None,
-        raw=raw if len(body) == fields else None,
+        raw=keep_raw,
     )
