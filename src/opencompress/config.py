@@ -71,7 +71,8 @@ class Settings:
         "Bearer token for `/admin/*` (and `/api/*` with `?account_id=`); empty disables operator access", ""
     )
     secret_key_file: str = _doc(
-        "File holding the AES-GCM key that encrypts BYOK upstream keys (created 0600 on first run)",
+        "File holding the AES-GCM key that encrypts BYOK upstream keys "
+        "(created 0600 when the first BYOK key is stored)",
         ".opencompress.key",
     )
     secret_key: str = _secret(
@@ -88,7 +89,11 @@ class Settings:
         "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
     )
     log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
-    log_content: bool = _doc("Log prompt text (debug only; off by default, secrets are never logged)", False)
+    log_content: bool = _doc(
+        "Add the prompt (first 8,000 characters) to each request's log line, at any log level; "
+        "for debugging only (keys are never logged)",
+        False,
+    )
     log_format: str = _doc(
         "`json` (one object per line, for log shippers) or `text` (for a terminal)", "json"
     )

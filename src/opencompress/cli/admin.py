@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 def register(app: typer.Typer) -> None:
     """Add the operator commands to ``app``."""
-    accounts = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
+    accounts = typer.Typer(help="Create and list accounts, set passwords.", no_args_is_help=True)
     keys = typer.Typer(help="Create, list and revoke sk-occ API keys.", no_args_is_help=True)
     app.add_typer(accounts, name="accounts")
     app.add_typer(keys, name="keys")

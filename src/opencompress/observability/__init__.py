@@ -1,4 +1,5 @@
-"""Metrics (Prometheus, one registry per app) and structured, redacted JSON logs.
+"""Metrics (Prometheus, one registry per app) and structured, redacted logs (JSON lines, or text
+for a terminal with ``OPENCOMPRESS_LOG_FORMAT=text``).
 
 No web imports: the HTTP layer mounts :class:`~opencompress.observability.requests.RequestObserver`
 (plain ASGI) and serves :meth:`GatewayMetrics.render`; billing reports settled requests through
