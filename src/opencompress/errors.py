@@ -126,8 +126,14 @@ class UpstreamError(OpenCompressError):
 class UpstreamStatusError(UpstreamError):
     """An upstream 4xx: relayed with the upstream's own status and body so SDKs raise the right class."""
 
-    def __init__(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        super().__init__(f"upstream returned HTTP {status}", code="upstream_status")
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"upstream returned HTTP {status}", code="upstream_status", headers=headers)
         self.upstream_status = status
         self.body = body
         self.content_type = content_type

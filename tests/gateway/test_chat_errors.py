@@ -152,6 +152,28 @@ def test_upstream_4xx_passes_through_with_status_and_body(gateway: Gateway, key:
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
 
 
+def test_upstream_429_keeps_its_retry_after(gateway: Gateway, key: str) -> None:
+    """The SDK waits the provider's Retry-After before retrying; dropping it makes clients hammer
+    a rate-limited provider. The gateway's own limit headers are not overwritten by the upstream's."""
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "simulate": {"fault": "status", "status": 429, "retry_after": 7},
+    }
+    r = _post(gateway, body, key)
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "7"
+    assert "set-cookie" not in r.headers
+    client = gateway.client(key).with_options(max_retries=0)
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            extra_body={"simulate": {"fault": "status", "status": 429, "retry_after": 7}},
+        )
+    assert info.value.response.headers["retry-after"] == "7"
+
+
 @pytest.mark.skipif(default_recordings_dir() is None, reason="../shared/data/wire is absent")
 def test_recorded_context_length_error_passes_through(gateway: Gateway, key: str) -> None:
     client = gateway.client(key)

@@ -69,6 +69,25 @@ class UpstreamResponse:
         self._response.close()
 
 
+_GATEWAY_OWN = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"})
+
+
+def relayed_error_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The upstream headers a relayed 4xx keeps: when to retry (``retry-after``, ``retry-after-ms``)
+    and the provider's own ``x-ratelimit-*`` budgets, which SDKs read to back off (OpenAI's client
+    waits ``retry-after`` before retrying a 429). Names the gateway sets itself are left out, so
+    its own limit headers are never contradicted; nothing else (cookies, provider request ids)
+    crosses over."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if low in ("retry-after", "retry-after-ms") or (
+            low.startswith("x-ratelimit-") and low not in _GATEWAY_OWN
+        ):
+            kept[low] = value
+    return kept
+
+
 def _as_upstream_error(exc: BaseException) -> UpstreamError:
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamError("The upstream provider timed out.", code="upstream_timeout")
@@ -150,7 +169,9 @@ class UpstreamClient:
             response.release()
         if response.status < 500:
             content_type = response.headers.get("Content-Type", "application/json")
-            raise UpstreamStatusError(response.status, payload, content_type)
+            raise UpstreamStatusError(
+                response.status, payload, content_type, headers=relayed_error_headers(response.headers)
+            )
         raise UpstreamError(
             f"The upstream provider failed with HTTP {response.status}.",
             code=f"upstream_http_{response.status}",
