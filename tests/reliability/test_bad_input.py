@@ -270,6 +270,19 @@ def test_unpaired_surrogates_are_a_400_and_paired_ones_work(http: httpx.Client, 
     )
 
 
+def test_nan_and_infinity_are_400_not_forwarded(gw: Gateway, http: httpx.Client, seeded: Seeded) -> None:
+    """Python's JSON codec accepts these; JSON does not, and a strict upstream would reject the body."""
+    before = http.get(gw.sim_url + "/_sim/stats").json()["chat_requests"]
+    for value in ("NaN", "Infinity", "-Infinity", "1e999"):
+        raw = f'{{"model":"gpt-4o-mini","temperature":{value},"messages":[{{"role":"user","content":"hi"}}]}}'
+        r = _post(http, seeded, raw.encode())
+        assert r.status_code == 400, r.text[:300]
+        assert r.json()["error"]["code"] == "invalid_json"
+    assert http.get(gw.sim_url + "/_sim/stats").json()["chat_requests"] == before, "nothing forwarded"
+    ok = '{"model":"gpt-4o-mini","temperature":0.7,"top_p":1e-3,"messages":[{"role":"user","content":"hi"}]}'
+    assert _post(http, seeded, ok.encode()).status_code == 200
+
+
 def test_invalid_utf8_and_non_json_are_400(http: httpx.Client, seeded: Seeded) -> None:
     for raw in (
         b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"a\xff\xfe"}]}',

@@ -123,7 +123,10 @@ class AccountService:
                 code="missing_api_key",
             )
         if not looks_like_key(raw_key):
-            raise AuthError("Malformed API key: OpenCompress keys start with 'sk-occ-'")
+            raise AuthError(
+                "Malformed API key: OpenCompress keys are 'sk-occ-' followed by 32 or more "
+                "letters, digits, '-' or '_'"
+            )
         # The lookup is by SHA-256 digest through the unique index: the secret itself is never
         # compared, and a digest match reveals nothing usable about other keys.
         key = await self.storage.get_key_by_hash(hash_key(raw_key))

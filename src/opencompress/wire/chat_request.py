@@ -9,6 +9,7 @@ before forwarding.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from opencompress.errors import InvalidRequestError
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _INT_FIELDS = ("n", "max_tokens", "max_completion_tokens")
 LEVEL_HEADER = "x-opencompress-level"
+_COMPRESSION_FIELDS = frozenset({"level", "rate"})
 MAX_JSON_DEPTH = 128
 """Deepest nesting accepted. Python's JSON codec recurses, so a body nested ~1,000 levels deep
 raises RecursionError (a 500) on parsing, and one just under that can fail later when re-encoded
@@ -73,11 +75,32 @@ def _too_deep_error() -> InvalidRequestError:
     )
 
 
+class _NonStandardNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    """Python's codec accepts ``NaN``/``Infinity``; JSON does not, and strict upstreams reject them."""
+    raise _NonStandardNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    """``1e999`` parses to ``inf``, which re-encodes as ``Infinity``: not JSON either."""
+    value = float(text)
+    if math.isinf(value):
+        raise _NonStandardNumber(f"{text[:20]} (out of range)")
+    return value
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise _too_deep_error() from None
+    except _NonStandardNumber as exc:
+        raise InvalidRequestError(
+            f"The JSON body contains {exc}, which is not a valid JSON number.", code="invalid_json"
+        ) from None
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. Send valid JSON.", code="invalid_json"
@@ -137,7 +160,16 @@ def _compression_controls(
             spec = {"level": spec}
         if not isinstance(spec, dict):
             raise _fail('\'compression\' must be an object such as {"level": "balanced"}.', "compression")
+        unknown = sorted(set(spec) - _COMPRESSION_FIELDS)
+        if unknown:
+            raise _fail(
+                f"Unknown field {unknown[0]!r} in 'compression'; known fields: level, rate.",
+                f"compression.{unknown[0]}",
+                "unknown_parameter",
+            )
         level = spec.get("level", level)
+        if isinstance(level, str):
+            level = level.strip().lower()  # as for the header: "Balanced" means balanced
         rate = spec.get("rate")
     if level is not None and level not in LEVELS:
         raise _fail(f"Compression level must be one of {list(LEVELS)}.", "compression.level", "invalid_value")
