@@ -16,15 +16,17 @@ from typing import Any
 from opencompress.billing.estimate import estimate_hold_micros, output_budget
 from opencompress.billing.prices import ModelPrice
 from opencompress.compression.base import FORMAT_VERSION
-from opencompress.errors import BillingError, OpenCompressError, RateLimitError, UpstreamError
+from opencompress.errors import BillingError, OpenCompressError, UpstreamError
 from opencompress.gateway.compress_step import CompressionOutcome, run_compression
 from opencompress.gateway.context import AppContext
+from opencompress.gateway.limits import acquire_slot as _acquire_slot
+from opencompress.gateway.limits import rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
-from opencompress.ratelimit.base import Decision, Limits
+from opencompress.ratelimit.base import Decision
 from opencompress.storage.base import ApiKey
 from opencompress.upstream.client import Upstream, UpstreamResponse, loads_json
 from opencompress.wire.chat_request import ChatRequest, parse_chat_request
@@ -56,14 +58,6 @@ class PreparedChat:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(max(0, decision.remaining)),
-        "X-RateLimit-Reset": str(max(0, int(decision.reset_s + 0.999))),
-    }
-
-
 def _response_headers(ctx: AppContext, prep: PreparedChat) -> dict[str, str]:
     c = prep.compression
     headers = {
@@ -79,23 +73,6 @@ def _response_headers(ctx: AppContext, prep: PreparedChat) -> dict[str, str]:
     if ctx.simulated and prep.upstream is ctx.default_upstream:
         headers["x-opencompress-upstream"] = "simulator"
     return headers
-
-
-async def _acquire_slot(ctx: AppContext, key: ApiKey, request_id: str) -> Decision:
-    limits = Limits(
-        rpm=key.rpm_limit or ctx.settings.default_rpm,
-        concurrency=key.concurrency_limit or ctx.settings.default_concurrency,
-    )
-    decision = await ctx.limiter.acquire(key.id, limits, request_id)
-    if not decision.allowed:
-        ctx.metrics.count_rate_limited(decision.reason or "unknown")
-        what = "requests per minute" if decision.reason == "rpm" else "concurrent requests"
-        raise RateLimitError(
-            f"Rate limit reached for this key ({what}). Retry after {decision.retry_after_s:.1f}s.",
-            retry_after=decision.retry_after_s,
-            headers=rate_limit_headers(decision),
-        )
-    return decision
 
 
 async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, str]) -> PreparedChat:

@@ -14,11 +14,12 @@ from opencompress.wire.chat_request import parse_json_object
 
 
 async def compress(request: Request) -> JSONResponse:
+    """Auth and body here; validation, the key's rate limits and the work in the use case."""
     ctx: AppContext = request.app.state.ctx
     key = await ctx.accounts.authenticate(extract_api_key(request.headers))
     body = parse_json_object(await read_body(request, ctx.settings.max_body_bytes))
-    level = key.compression_level or ctx.settings.compression_level
-    return JSONResponse(await compress_only(ctx, body, request.headers, level=level))
+    answer = await compress_only(ctx, key, body, request.headers)
+    return JSONResponse(answer.body, headers=answer.headers)
 
 
 routes = [
