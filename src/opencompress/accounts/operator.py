@@ -12,6 +12,7 @@ import asyncio
 from opencompress.accounts import passwords
 from opencompress.accounts.service import AccountService
 from opencompress.errors import InvalidRequestError
+from opencompress.money import check_credit_micros
 from opencompress.storage.base import Account
 
 
@@ -36,6 +37,8 @@ class OperatorService:
             passwords.check_password_rules(password)
         if initial_credit_micros < 0:
             raise InvalidRequestError("initial credit must not be negative", param="initial_credit")
+        if initial_credit_micros > 0:  # checked now, so a refused credit leaves no account behind
+            check_credit_micros(initial_credit_micros, param="initial_credit")
         password_hash = (
             None if password is None else await asyncio.to_thread(passwords.hash_password, password)
         )
@@ -54,6 +57,10 @@ class OperatorService:
         await self.accounts.storage.set_password_hash(account_id, password_hash)
 
     async def credit(self, account_id: str, amount_micros: int, reason: str = "credit") -> int:
-        """Add credit (a ledger ``credit`` entry); returns the new balance in micro-dollars."""
+        """Add credit (a ledger ``credit`` entry); returns the new balance in micro-dollars.
+
+        An amount out of range is a 400 before any lookup; one that would take the balance above
+        ``MAX_BALANCE_MICROS`` is refused by storage inside the crediting transaction."""
+        check_credit_micros(amount_micros, param="amount")
         await self.accounts.get_account(account_id)
         return await self.accounts.credit_micros(account_id, amount_micros, reason)

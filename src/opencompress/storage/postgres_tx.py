@@ -29,6 +29,7 @@ from opencompress.errors import (
     OpenCompressError,
     StorageError,
 )
+from opencompress.money import MAX_BALANCE_MICROS, balance_ceiling_error, check_credit_micros
 from opencompress.storage import rows
 from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
 
@@ -101,14 +102,24 @@ async def lock_balance(conn: Conn, account_id: str) -> int:
 
 
 async def credit(conn: Conn, account_id: str, amount: int, reason: str, now: float) -> int:
+    """Add ``amount`` and its ledger entry in one transaction; refuses (writing nothing) an amount
+    out of range or one that would take the balance above :data:`MAX_BALANCE_MICROS`.
+
+    The ceiling is in the UPDATE's WHERE clause: under READ COMMITTED a concurrent credit's row
+    is re-checked against the committed balance, so two credits can never jointly cross it."""
+    check_credit_micros(amount)  # before binding: an int past 64 bits cannot even be sent
     async with conn.transaction():
         row = await fetchone(
             conn,
-            "UPDATE accounts SET balance_micros = balance_micros + %s WHERE id = %s RETURNING balance_micros",
-            (amount, account_id),
+            "UPDATE accounts SET balance_micros = balance_micros + %s "
+            "WHERE id = %s AND balance_micros <= %s RETURNING balance_micros",
+            (amount, account_id, MAX_BALANCE_MICROS - amount),
         )
         if row is None:
-            raise NotFoundError(f"account {account_id} not found")
+            current = await fetchone(conn, "SELECT balance_micros FROM accounts WHERE id = %s", (account_id,))
+            if current is None:
+                raise NotFoundError(f"account {account_id} not found")
+            raise balance_ceiling_error(int(current[0]), amount)
         await conn.execute(_INSERT_LEDGER, (account_id, amount, "credit", reason, None, now))
         return int(row[0])
 

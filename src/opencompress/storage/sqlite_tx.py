@@ -22,6 +22,7 @@ from opencompress.errors import (
     OpenCompressError,
     StorageError,
 )
+from opencompress.money import MAX_BALANCE_MICROS, balance_ceiling_error, check_credit_micros
 from opencompress.storage import rows
 from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
 
@@ -80,13 +81,25 @@ def write(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.Connection) -> int:
+    """Add ``amount`` and its ledger entry in one transaction; refuses (writing nothing) an amount
+    out of range or one that would take the balance above :data:`MAX_BALANCE_MICROS`.
+
+    The ceiling is part of the UPDATE itself, so it holds whatever else commits meanwhile; without
+    it SQLite would turn a sum past 64 bits into a REAL and money would stop being exact."""
+    check_credit_micros(amount)  # before binding: an int past 64 bits cannot even be sent
     with write(conn):
         row = conn.execute(
-            "UPDATE accounts SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros",
-            (amount, account_id),
+            "UPDATE accounts SET balance_micros = balance_micros + ? "
+            "WHERE id = ? AND balance_micros <= ? RETURNING balance_micros",
+            (amount, account_id, MAX_BALANCE_MICROS - amount),
         ).fetchone()
         if row is None:
-            raise NotFoundError(f"account {account_id} not found")
+            current = conn.execute(
+                "SELECT balance_micros FROM accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            if current is None:
+                raise NotFoundError(f"account {account_id} not found")
+            raise balance_ceiling_error(int(current[0]), amount)
         conn.execute(
             "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
             "VALUES (?, ?, 'credit', ?, NULL, ?)",
