@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opencompress.compression.base import TextInfo
+from opencompress.compression.classify import classify
 from opencompress.compression.stages.json_minify import JsonEmbedded, JsonMinify, minify, minify_embedded
 
 
@@ -40,6 +41,31 @@ def test_embedded_blocks_at_line_start_are_minified() -> None:
     want = 'Result:\n{"a":1,"b":[1,2]}\nDone {not json}\n[\n1\n] trailing\n```json\n[3]\n```'
     assert minify_embedded(text) == want
     assert JsonEmbedded().transform(text, TextInfo(role="tool", kind="log")) == want
+
+
+_PRETTY = json.dumps({"items": [{"id": i, "tags": ["a", "b"], "price": i * 1.5} for i in range(8)]}, indent=2)
+
+
+def test_mostly_json_prompt_classified_as_code_is_still_minified() -> None:
+    """Pretty JSON is indented lines ending in braces, so a prompt that is mostly JSON classifies
+    as code; the prose around the blocks shows it is data, and the blocks are minified."""
+    small = json.dumps(json.loads(_PRETTY), separators=(",", ":"))
+    for text, want in (
+        (
+            f"Here is the data:\n```json\n{_PRETTY}\n```\nSummarize it.",
+            f"Here is the data:\n```json\n{small}\n```\nSummarize it.",
+        ),
+        (f"Data:\n{_PRETTY}", f"Data:\n{small}"),
+    ):
+        assert classify(text) == "code"
+        assert JsonEmbedded().transform(text, TextInfo(role="user", kind="code")) == want
+
+
+def test_json_literal_inside_source_code_keeps_its_layout() -> None:
+    source = f"import json\n\nCONFIG = \\\n{_PRETTY}\n\n\ndef price(i):\n    return CONFIG['items'][i]\n"
+    assert classify(source) == "code"
+    assert minify_embedded(source) != source, "the block alone would minify"
+    assert JsonEmbedded().transform(source, TextInfo(role="tool", kind="code")) == source
 
 
 def test_embedded_single_line_json_is_left_alone() -> None:

@@ -64,7 +64,7 @@ _TEXTY: frozenset[Kind] = frozenset({"prose", "documents", "fewshot", "log"})
 STAGE_KINDS: dict[str, frozenset[Kind]] = {
     "json_minify": frozenset({"json"}),
     "json_table": frozenset({"json"}),
-    "json_embedded": _TEXTY,
+    "json_embedded": _TEXTY | {"code"},
     "whitespace": _TEXTY,
     "log_fold": frozenset({"log", "prose", "documents"}),
     "code_comments": frozenset({"code", "prose", "documents", "log"}),

@@ -18,6 +18,7 @@ import json
 import re
 
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+from opencompress.compression.classify import classify
 
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"]+', re.S)
 _BLOCK_START = re.compile(r"^[ \t]*[\[{][ \t]*$|^[ \t]*[\[{][ \t]*[\"\[{\]}]", re.M)
@@ -44,8 +45,13 @@ def minify(text: str) -> str | None:
     return out if len(out) < len(text) else None
 
 
-def minify_embedded(text: str) -> str:
-    """``text`` with multi-line JSON blocks that start a line minified in place."""
+def minify_embedded(text: str, *, unless_code_around: bool = False) -> str:
+    """``text`` with multi-line JSON blocks that start a line minified in place.
+
+    ``unless_code_around``: leave ``text`` as it is when what remains outside the JSON blocks is
+    code. A prompt that is mostly pretty-printed JSON classifies as code (indented lines ending
+    in ``{`` and ``}``), yet it is data with a sentence around it; a dict literal in a source file
+    also parses as JSON, but there the layout is the author's and stays."""
     if "{" not in text and "[" not in text:
         return text
     out: list[str] = []
@@ -74,7 +80,15 @@ def minify_embedded(text: str) -> str:
     if not out:
         return text
     out.append(text[cursor:])
+    if unless_code_around and _code_outside(out):
+        return text
     return "".join(out)
+
+
+def _code_outside(pieces: list[str]) -> bool:
+    """Whether the text between the minified blocks (``pieces`` alternate: outside, block, …)
+    is code by the classifier's own rule."""
+    return classify("".join(pieces[0::2])) in ("code", "diff")
 
 
 class JsonMinify:
@@ -93,14 +107,15 @@ class JsonMinify:
 
 
 class JsonEmbedded:
-    """JSON blocks inside text (tool output with a JSON block, a ```json fence in a prompt)."""
+    """JSON blocks inside text (tool output with a JSON block, a ```json fence in a prompt). In text
+    classified as code, only when the text around the blocks is not code (see :func:`minify_embedded`)."""
 
     name = "json_embedded"
 
     def transform(self, text: str, info: TextInfo) -> str:
-        if info.kind in ("json", "code", "diff", "empty"):
+        if info.kind in ("json", "diff", "empty"):
             return text
-        return minify_embedded(text)
+        return minify_embedded(text, unless_code_around=info.kind == "code")
 
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
         return apply_text_stage(self, messages)
