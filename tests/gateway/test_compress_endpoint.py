@@ -48,6 +48,6 @@ def test_batch_and_limits(gateway: Gateway, key: str) -> None:
         too_many = c.post("/v1/compress", headers={"x-api-key": key}, json={"requests": [item] * 51})
         assert too_many.status_code == 400
         bad = c.post("/v1/compress", headers={"x-api-key": key}, json={"requests": [{"messages": []}]})
-        assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "requests[0].messages"
         unauth = c.post("/v1/compress", json=item)
         assert unauth.status_code == 401
