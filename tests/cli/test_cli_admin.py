@@ -42,7 +42,7 @@ def cli(env: dict[str, str]) -> Cli:
             assert result.exit_code == 0, result.output
         else:
             assert result.exit_code == 1, result.output
-            assert result.stderr.startswith("error: ") and result.stdout == ""
+            assert result.stderr.splitlines()[-1].startswith("error: ") and result.stdout == ""
         return result
 
     return call
@@ -171,3 +171,11 @@ def test_unreachable_database_is_reported_clearly(env: dict[str, str]) -> None:
     )
     assert result.exit_code == 1
     assert "database unavailable" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_new_database_file_is_announced_once(cli: Cli, env: dict[str, str]) -> None:
+    """A mistyped path must not pass for an empty but real database."""
+    first = cli("accounts", "list")
+    path = env["OPENCOMPRESS_DATABASE_URL"].removeprefix("sqlite:///")
+    assert first.stderr.startswith(f"note: no database at {Path(path).resolve()}; creating a new")
+    assert "note:" not in cli("accounts", "list").stderr

@@ -13,7 +13,9 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -24,7 +26,8 @@ from opencompress.accounts.service import AccountService
 from opencompress.config import Settings
 from opencompress.errors import OpenCompressError
 from opencompress.money import format_usd, parse_usd
-from opencompress.storage import Storage, UsageRecord, open_storage
+from opencompress.storage import Storage, UsageRecord, open_storage, sqlite_path
+from opencompress.storage.sqlite_conn import MEMORY
 
 T = TypeVar("T")
 
@@ -178,9 +181,24 @@ def _run(work: Callable[[AccountService], Awaitable[T]], *, migrate_first: bool 
     try:
         settings = Settings.load()
         storage = open_storage(settings.database_url)
+        _note_new_sqlite_file(settings.database_url)
         return asyncio.run(_with_storage(storage, work, migrate_first))
     except (OpenCompressError, ValueError) as exc:
         _fail(exc.message if isinstance(exc, OpenCompressError) else str(exc))
+
+
+def _note_new_sqlite_file(url: str) -> None:
+    """A mistyped SQLite path would silently start an empty database (SQLite creates the file),
+    and ``accounts list`` would answer "No accounts yet." Say so on stderr, naming the path."""
+    if urlsplit(url).scheme.lower() != "sqlite":
+        return
+    path = sqlite_path(url)
+    if path != MEMORY and not Path(path).exists():
+        typer.echo(
+            f"note: no database at {Path(path).resolve()}; creating a new, empty one "
+            "(check OPENCOMPRESS_DATABASE_URL if you expected existing data)",
+            err=True,
+        )
 
 
 async def _with_storage(
