@@ -31,7 +31,7 @@ def amount_micros(body: dict[str, Any], prefix: str, *, required: bool) -> int |
                 f'{usd_name} must be a decimal string such as "10.00".', code="invalid_type", param=usd_name
             )
         try:
-            return parse_usd(str(usd_value))
+            return parse_usd(str(usd_value), param=usd_name)
         except ValueError:
             raise InvalidRequestError(
                 f'{usd_name} must be dollars with at most 6 decimals, such as "10.00".', param=usd_name
