@@ -130,7 +130,7 @@ def _new_account(console: Gateway) -> str:
     [
         ({"amountMicros": 9_000_000_000_000_000_000}, "amount", "amount_too_large"),
         ({"amount_micros": 10**30}, "amount", "amount_too_large"),
-        ({"amountUsd": "99999999999999999999"}, "amount_usd", "amount_too_large"),
+        ({"amountUsd": "99999999999999999999"}, "amountUsd", "amount_too_large"),
     ],
 )
 def test_admin_credit_too_large_is_400_balance_unchanged(
