@@ -75,6 +75,8 @@ def test_password_errors_are_one_line(
     run: Cli, args: tuple[str, ...], stdin: str | None, message: str
 ) -> None:
     result = run(*args, stdin=stdin)
-    assert result.exit_code == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("note: no database at")]
+    assert result.exit_code == 1 and len(errors) == 1 and errors[0].startswith("error: ")
+    assert message in errors[0]
     assert result.stdout == "" and (stdin is None or not stdin.strip() or stdin.strip() not in result.output)
     assert run("accounts", "list").stdout.strip() == "No accounts yet."  # nothing half-made

@@ -2,7 +2,8 @@
 
 How a request flows (see ``policy`` for the three kinds of stage):
 
-1. Protect markers are stripped from every text; their inner spans join ``Policy.protect``.
+1. Protect markers are stripped from every text; their inner spans join ``Policy.protect`` for
+   their own message and the messages after it (never earlier ones: prefix stability).
 2. Every text (string ``content`` or ``text`` part) gets the **text** stages, cached per text.
 3. Texts up to the last assistant message (the *frozen prefix*) get the **history** stages in
    order. The state after the frozen prefix is cached under a hash of the prefix, so the next turn
@@ -69,6 +70,14 @@ def _last(messages: Sequence[Any], role: str) -> int:
     return -1
 
 
+def _protecting(policy: Policy, spans: Sequence[tuple[int, str]], msg: int) -> tuple[str, ...]:
+    """The literals that protect message ``msg``: ``Policy.protect`` and the spans marked in it or
+    in an earlier message. A span marked in a later message (a new question quoting old output)
+    must not change how an earlier message compresses, or the cached prefix would break."""
+    found = (span for at, span in spans if at <= msg)
+    return tuple(dict.fromkeys(lit for lit in (*policy.protect, *found) if isinstance(lit, str) and lit))
+
+
 def _stats(units: Sequence[Unit], turn: Sequence[StageStat]) -> tuple[list[StageStat], list[str], list[str]]:
     per: dict[str, list[int]] = {}
     failed: dict[str, None] = {}
@@ -101,7 +110,8 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
             chars_before=chars_before,
             chars_after=sum(texts_len(m) for m in msgs),
         )
-    literals = tuple(dict.fromkeys(lit for lit in (*policy.protect, *spans) if isinstance(lit, str) and lit))
+    marked = tuple(span for _, span in spans)
+    literals = tuple(dict.fromkeys(lit for lit in (*policy.protect, *marked) if isinstance(lit, str) and lit))
     frozen_until = _last(msgs, "assistant")
     last_user = _last(msgs, "user")
     question = last_user  # the last user message is never altered, in the current turn or not
@@ -114,7 +124,7 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
 
     units = extract_units(msgs)
     for u in units:
-        u.protected = protect.relevant(literals, u.text)
+        u.protected = protect.relevant(_protecting(policy, spans, u.msg), u.text)
         mark = "question" if u.msg == question else ""  # the same text compresses differently as the question
         u.key = digest(cfg.key, u.role, u.call_id or "", mark, "\x01".join(u.protected), u.text)
     n_frozen = sum(1 for u in units if u.msg <= frozen_until)
@@ -133,7 +143,7 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
             for new_u, old_u in zip(redone, current, strict=True):
                 old_u.text = new_u.text
     for u in current:
-        u.protected = protect.relevant(literals, u.text)
+        u.protected = protect.relevant(_protecting(policy, spans, u.msg), u.text)
         history.step(u, question=u.msg == question)
     msgs = write_back(msgs, current)
 

@@ -96,14 +96,16 @@ def write_back(messages: list[Any], units: Sequence[Unit]) -> list[Any]:
     return out
 
 
-def strip_markers(messages: list[Any]) -> tuple[list[Any], tuple[str, ...]]:
-    spans: list[str] = []
+def strip_markers(messages: list[Any]) -> tuple[list[Any], tuple[tuple[int, str], ...]]:
+    """The messages without protect markers, and each marked span with the index of its message
+    (a span protects its own message and later ones, never earlier ones: see ``pipeline``)."""
+    spans: list[tuple[int, str]] = []
     units = extract_units(messages)
     for u in units:
         new, found = protect.strip_markers(u.original)
         if found or new != u.original:
             u.text = new
-            spans.extend(found)
+            spans.extend((u.msg, span) for span in found)
     changed = [u for u in units if u.text != u.original]
     if not changed:
         return messages, ()
