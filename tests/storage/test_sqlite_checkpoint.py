@@ -37,7 +37,9 @@ def test_checkpoints_off_the_storage_thread_and_wal_truncated_on_close(tmp_path:
 
 
 def _wal_under_steady_writes(db: Path, restart_bytes: int) -> tuple[int, int, int]:
-    """Commit ~1 KiB rows for 0.6 s with the checkpointer running; (written, WAL size, restarts)."""
+    """Commit ~1 KiB rows until 3 MiB are written (or 10 s pass) with the checkpointer running;
+    (written, WAL size, restarts). A fixed volume, not a fixed time: on a loaded machine a short
+    run writes too little for the WAL's plateau to show against the total."""
     writer = sqlite3.connect(db, isolation_level=None)
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("PRAGMA synchronous=NORMAL")
@@ -47,8 +49,8 @@ def _wal_under_steady_writes(db: Path, restart_bytes: int) -> tuple[int, int, in
     checkpointer.start()
     written = 0
     try:
-        deadline = time.monotonic() + 0.6
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 10
+        while written < 3 * 1024 * 1024 and time.monotonic() < deadline:
             writer.execute("BEGIN IMMEDIATE")
             writer.execute("INSERT INTO t (v) VALUES (?)", (b"x" * 1024,))
             writer.execute("COMMIT")
