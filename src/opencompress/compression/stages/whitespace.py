@@ -18,20 +18,25 @@ import re
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
 
 _FENCE = re.compile(r"(^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\2[ \t]*$|\Z))", re.S | re.M)
-_TRAILING = re.compile(r"[ \t]+$", re.M)
-_NUMBERED_TRAILING = re.compile(r"^[ \t]*\d+[:|│][^\n]*?[ \t]+$", re.M)
+# The lookbehind makes a match start only where a run of spaces/tabs starts: without it the engine
+# retried ``[ \t]+$`` at every position of a long run that is not at a line end, which is quadratic
+# (40k spaces mid-line took seconds, on the event loop).
+_TRAILING = re.compile(r"(?<![ \t])[ \t]+$", re.M)
+_NUMBERED = re.compile(r"[ \t]*\d+[:|│]")
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
 _UNTOUCHED = frozenset({"code", "diff", "json", "empty"})
 
 
 def _strip_trailing(chunk: str) -> str:
-    if _NUMBERED_TRAILING.search(chunk) is None:
-        return _TRAILING.sub("", chunk)
-    lines = chunk.split("\n")
-    for i, line in enumerate(lines):
-        if line[-1:] in (" ", "\t") and not re.match(r"[ \t]*\d+[:|│]", line):
-            lines[i] = line.rstrip(" \t")
-    return "\n".join(lines)
+    """Trailing spaces and tabs removed from every line except line-numbered code views
+    (``1459:    x,   ``), whose trailing spaces may be part of the viewed code. One linear pass:
+    the line-number check runs only on lines that do end in whitespace."""
+
+    def strip_unless_numbered(m: re.Match[str]) -> str:
+        line_start = chunk.rfind("\n", 0, m.start()) + 1
+        return m.group() if _NUMBERED.match(chunk, line_start) else ""
+
+    return _TRAILING.sub(strip_unless_numbered, chunk)
 
 
 def _normalise_chunk(chunk: str) -> str:
