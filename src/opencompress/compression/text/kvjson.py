@@ -3,19 +3,42 @@
 Key-value retrieval prompts ("here is a JSON object of 75 ids, what is the value of key X") are the
 worst case for generic compressors (random ids do not compress) and the best case for selection:
 the question names the key exactly. We only act on an exact, identifier-like match (never on a
-plain word such as "name"), rebuild the object with :func:`json.dumps` so it stays valid JSON with
-equal values, and leave everything alone when the question names nothing in the object."""
+plain word such as "name"), and leave everything alone when the question names nothing in the
+object.
+
+Kept pairs are copied from the original text byte for byte, never re-serialised: ``json.dumps``
+would rewrite numbers (``1.50`` → ``1.5``, ``1e400`` → ``Infinity``) and turn an escaped lone
+surrogate (``"\\ud800"``) into a raw one that the gateway then cannot encode as UTF-8, failing a
+request whose body was valid. Only the separators between the kept pairs are ours."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MIN_PAIRS = 8
-_OBJECT_START = re.compile(r"(?:^|(?<=[:=]\s)|(?<=\n))\s*\{", re.M)
 _DECODER = json.JSONDecoder()
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_OBJECT_START = re.compile(r"(?<!\s)(\s*)\{")
+"""A ``{`` with the whole whitespace run before it. Starting only where a run starts keeps the
+search linear (``^\\s*\\{`` in multi-line mode rescanned a run of blank lines from each one)."""
+
+_WINDOW = 512
+"""First slice decoded at a candidate ``{``; grown 8× while a failure may be the slice's cut."""
+_CUT_SLACK = 16
+"""A failure this close to the slice's end may be the cut (a number, literal or escape split in
+two), so it is retried on a longer slice rather than taken as the text's own error."""
+_BUDGET_PER_CHAR = 8
+"""Decoding work spent on failed candidates, per character of text, before the scan gives up."""
+_BUDGET_FLOOR = 1 << 17
+_FAILURE_COST = 256
+"""Charged per failed decode on top of the characters it examined, so that many tiny failures
+(``'{"k": 1,\\n' * 20000``, each raising an exception) also exhaust the budget."""
+_REJECT_COST = 16
+"""Charged per candidate dropped without decoding (``"{\\n" * 20000``): cheap, but not free."""
 
 
 @dataclass(frozen=True)
@@ -27,22 +50,68 @@ class JsonObjectSpan:
 
 
 def find_objects(text: str, min_pairs: int = MIN_PAIRS) -> list[JsonObjectSpan]:
-    """Top-level JSON objects with at least ``min_pairs`` members embedded in ``text``."""
+    """Top-level JSON objects with at least ``min_pairs`` members embedded in ``text``.
+
+    A candidate is a ``{`` that starts the text or a line (after optional whitespace), or follows
+    ``:``/``=`` and whitespace. The scan is linear-ish for any input: a candidate not followed by
+    a key or ``}`` is dropped without decoding, the rest are decoded on a short slice first (a
+    failed ``raw_decode`` on the whole text costs time proportional to the failure's offset in the
+    text, so ``"{\\n" * 20000`` was quadratic), and the work spent on failed candidates is capped
+    at a multiple of the text's length (then the objects found so far are the answer)."""
     found: list[JsonObjectSpan] = []
+    budget = max(_BUDGET_PER_CHAR * len(text), _BUDGET_FLOOR)
     pos = 0
-    while True:
+    while budget > 0:
         m = _OBJECT_START.search(text, pos)
         if m is None:
-            return found
-        start = text.index("{", m.start())
-        try:
-            value, end = _DECODER.raw_decode(text, start)
-        except ValueError:
-            pos = start + 1
+            break
+        start = m.end() - 1
+        pos = start + 1
+        run = m.group(1)
+        if not (m.start() == 0 or "\n" in run or (run and text[m.start() - 1] in ":=")):
+            continue
+        first = _skip_ws(text, pos)
+        if text[first : first + 1] not in ('"', "}"):  # not an object (or an empty one)
+            budget -= _REJECT_COST
+            continue
+        value, end, cost = _decode_at(text, start)
+        if end < 0:
+            budget -= _FAILURE_COST + cost
             continue
         if isinstance(value, dict) and len(value) >= min_pairs:
             found.append(JsonObjectSpan(start, end, value, _indent_of(text, start, end)))
         pos = end
+    return found
+
+
+def _decode_at(text: str, start: int) -> tuple[Any, int, int]:
+    """``(value, end, cost)`` of the JSON value at ``start``; ``end`` is -1 when there is none.
+
+    Decodes growing slices of ``text`` so that a failure near ``start`` costs time near ``start``'s
+    neighbourhood, not the whole text. A success on a slice is a success on the text (the decoder
+    never looks past a closing brace); a failure is final unless it may be the slice's cut."""
+    size = _WINDOW
+    spent = 0  # characters examined by the failed attempts so far
+    while True:
+        window = text[start : start + size]
+        cut = start + size < len(text)
+        try:
+            value, n = _DECODER.raw_decode(window)
+        except json.JSONDecodeError as err:
+            unterminated = err.msg.startswith("Unterminated string")  # err.pos is the string's start
+            if cut and (unterminated or err.pos >= len(window) - _CUT_SLACK):
+                spent += len(window)
+                size *= 8
+                continue
+            return None, -1, spent + (len(window) if unterminated else err.pos + 1)
+        except (ValueError, RecursionError):  # an integer over Python's digit limit; deep nesting
+            return None, -1, spent + len(window)
+        return value, start + n, 0
+
+
+def _skip_ws(text: str, i: int) -> int:
+    m = _JSON_WS.match(text, i)
+    return m.end() if m else i
 
 
 def _indent_of(text: str, start: int, end: int) -> int | None:
@@ -84,11 +153,33 @@ def matching_keys(obj: dict[str, Any], query: str) -> list[str]:
     return hits
 
 
-def render(obj: dict[str, Any], indent: int | None) -> str:
-    """Serialise like the original layout: pretty with its indent, or compact-with-spaces."""
+def members(text: str, span: JsonObjectSpan) -> dict[str, tuple[str, str]]:
+    """key → (key's source text, value's source text) for each member of the object at ``span``,
+    which is known to be valid JSON. A repeated key keeps its first position and its last value,
+    as :func:`json.loads` does."""
+    out: dict[str, tuple[str, str]] = {}
+    i = _skip_ws(text, span.start + 1)
+    if text[i] == "}":
+        return out
+    while True:
+        key, key_end = _DECODER.raw_decode(text, i)
+        colon = _skip_ws(text, key_end)
+        value_start = _skip_ws(text, colon + 1)
+        _, value_end = _DECODER.raw_decode(text, value_start)
+        out[key] = (text[i:key_end], text[value_start:value_end])
+        i = _skip_ws(text, value_end)
+        if text[i] == "}":
+            return out
+        i = _skip_ws(text, i + 1)
+
+
+def render(pairs: Sequence[tuple[str, str]], indent: int | None) -> str:
+    """An object of ``(key text, value text)`` pairs, laid out like the original: one pair a line
+    at its indent, or on one line with ``", "`` and ``": "`` as separators."""
     if indent is None:
-        return json.dumps(obj, ensure_ascii=False)
-    return json.dumps(obj, ensure_ascii=False, indent=indent)
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    pad = " " * indent
+    return "{\n" + ",\n".join(f"{pad}{k}: {v}" for k, v in pairs) + "\n}"
 
 
 def select_pairs(text: str, query: str) -> str | None:
@@ -106,9 +197,9 @@ def select_pairs(text: str, query: str) -> str | None:
         keys = matching_keys(span.value, query)
         if not keys or len(keys) == len(span.value):
             continue
-        kept = {k: span.value[k] for k in keys}
+        source = members(text, span)
         out.append(text[cursor : span.start])
-        out.append(render(kept, span.indent))
+        out.append(render([source[k] for k in keys], span.indent))
         cursor = span.end
         changed = True
     if not changed:
