@@ -10,10 +10,13 @@ often a third of a source file. Identifiers, strings and line structure are neve
   where that lexer could be wrong is skipped: JavaScript regex literals, C++ raw strings, triple-quoted
   strings, or any text the lexer does not end cleanly.
 
-Kept always: shebangs, encoding lines, ``# type:`` / ``noqa`` / ``pragma`` / ``fmt:`` and other tool
-directives, ``//go:`` / ``// @ts-`` / ``eslint`` / ``/*!`` / ``@license`` comments. Only fenced blocks
-with a known language tag and whole texts that look like Python are touched; file views with
-line-number prefixes are not (the model edits them by line number).
+Kept always, whole: a comment that contains a digit, a URL or a file path (numbers, addresses and
+paths are never altered, and such a comment usually states a limit, a unit or where to look:
+``TIMEOUT = 30  # seconds, see https://…/limits``); shebangs, encoding lines, ``# type:`` /
+``noqa`` / ``pragma`` / ``fmt:`` and other tool directives, ``//go:`` / ``// @ts-`` / ``eslint`` /
+``/*!`` / ``@license`` comments. Only fenced blocks with a known language tag and whole texts that
+look like Python are touched; file views with line-number prefixes are not (the model edits them by
+line number), nor are fences left unclosed (where the block ends is a guess).
 """
 
 from __future__ import annotations
@@ -24,12 +27,28 @@ import tokenize
 
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
 
-_FENCE = re.compile(r"^([ \t]*)(```|~~~)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^\1\2[ \t]*$", re.S | re.M)
+# The body runs to the matching closing fence or, when there is none, to the end of the text: without
+# the ``\Z`` way out every opening fence would rescan the rest of the text (quadratic).
+_FENCE = re.compile(
+    r"^([ \t]*)(```|~~~)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:(?P<close>^\1\2[ \t]*$)|\Z)", re.S | re.M
+)
 _PY_KEEP = re.compile(
     r"#!|#\s*(?:-\*-|(?:vim?|coding)[:=]|type:|noqa|pragma|fmt:|pylint:|mypy:|isort:|pyright:|ruff:|nosec)"
 )
 _C_KEEP = re.compile(
     r"/\*!|//\s*(?:go:|\+build|@ts-|eslint|prettier|nolint|#region|#endregion)|@license|@preserve"
+)
+# Hard keeps: a digit, a URL, or a file path (a slash between word characters, a rooted or relative
+# path, or a file name with a common extension). Every pattern is anchored at the start of a run so
+# that a long run is scanned once.
+_HARD_KEEP = re.compile(
+    r"\d|\b(?:https?|ftp)://|\bwww\."
+    r"|(?<![\w.~-])[\w.~-]*\w[/\\]\w"
+    r"|(?<!\S)(?:~|\.{1,2})?[/\\]\w"
+    r"|(?<![\w-])\w[\w-]*\.(?:py|pyi|js|mjs|cjs|jsx|ts|tsx|json|ya?ml|toml|ini|cfg|conf|txt|md|rst|csv|tsv"
+    r"|c|h|cc|cpp|hpp|cs|java|go|rs|rb|php|sh|bash|zsh|ps1|bat|sql|html?|css|scss|xml|log|lock|env"
+    r"|kt|swift|lua|pl|scala|dart|vue|svelte|proto|tf|mk|cmake|gradle|ipynb|so|dll|exe|bin|zip|gz|tar)\b",
+    re.IGNORECASE,
 )
 _NUMBERED = re.compile(r"^[ \t]*\d+[:|]", re.M)
 _PY_HINT = re.compile(r"^[ \t]*(?:def |class |import |from \S+ import |if __name__)", re.M)
@@ -42,13 +61,17 @@ C_FAMILY = frozenset(
 _JS = frozenset({"js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"})
 
 
+def _keep_python(comment: str) -> bool:
+    return bool(_PY_KEEP.match(comment) or _HARD_KEEP.search(comment, 1))
+
+
 def strip_python(src: str) -> str | None:
     """``src`` without comments (directives kept), or None when it does not tokenize."""
     try:
         comments = [
             tok.start
             for tok in tokenize.generate_tokens(io.StringIO(src).readline)
-            if tok.type == tokenize.COMMENT and not _PY_KEEP.match(tok.string)
+            if tok.type == tokenize.COMMENT and not _keep_python(tok.string)
         ]
     except (tokenize.TokenError, SyntaxError, ValueError):
         return None
@@ -91,7 +114,7 @@ def strip_c_family(  # noqa: C901 - one linear scanner over the C-family lexical
         elif src.startswith("//", i):
             j = src.find("\n", i)
             j = n if j < 0 else j
-            if _C_KEEP.match(src, i):
+            if _C_KEEP.match(src, i) or _HARD_KEEP.search(src, i + 2, j):
                 out.append(src[i:j])
             else:
                 changed = True
@@ -100,7 +123,7 @@ def strip_c_family(  # noqa: C901 - one linear scanner over the C-family lexical
             j = src.find("*/", i + 2)
             if j < 0:
                 return None
-            if _C_KEEP.search(src, i, j + 2):
+            if _C_KEEP.search(src, i, j + 2) or _HARD_KEEP.search(src, i + 2, j):
                 out.append(src[i : j + 2])
             else:
                 out.append("\n" * src.count("\n", i, j))  # keep the line structure
@@ -145,6 +168,8 @@ class CodeComments:
             return text
 
         def one(m: re.Match[str]) -> str:
+            if m.group("close") is None:
+                return m.group(0)
             body = m.group(4)
             new = strip_block(body.rstrip("\n"), m.group(3))
             if new is None:
