@@ -12,7 +12,8 @@ import pytest
 from opencompress.compression import compress
 from opencompress.compression.base import Policy
 from opencompress.compression.pipeline import clear_caches
-from opencompress.compression.stages.aliases import SIGIL, Aliases, quoted_spans
+from opencompress.compression.stages.aliases import SIGIL, Aliases
+from opencompress.compression.text.quoting import quoted_spans
 from opencompress.tokens import count_messages
 
 PATH = "/home/runner/work/project/src/module_a/file_1.py"

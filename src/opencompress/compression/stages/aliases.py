@@ -19,7 +19,7 @@ small candidate strings are tokenized, never whole messages.
 
 Never aliased: JSON documents (keys or values), assistant turns, ``tool_calls``, tool schemas,
 anything quoted, and code lines. *Quoted* means touching a quote character or lying inside a quoted
-span (:func:`quoted_spans`): double, single or back quotes on one line (an unclosed one makes its
+span (``text.quoting.quoted_spans``): double, single or back quotes on one line (an unclosed one makes its
 whole line quoted), and closed triple-quoted strings and fenced code blocks across lines; an
 apostrophe between letters (``don't``) is not a quote. So in ``run "open /a/long/path now"`` the path stays
 verbatim, while the same path outside quotes may be aliased. Whole-line aliases go only to prose
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import re
 import string
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from functools import lru_cache
 
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.classify import is_json_document
+from opencompress.compression.text.quoting import Quoted, apostrophe
 from opencompress.tokens import count_text
 
 SIGIL = "§"
@@ -68,7 +68,7 @@ _NOT_PROSE = re.compile(
     r"[/\\=\[\]{}<>;\"`|#$@~^*+]"  # paths, operators, markup, quotes
     r"|\w\((?![a-z]{1,2}\))"  # a call ``name(``; the plural ``error(s)`` is prose
     r"|[A-Za-z0-9]_\w|\b_\w|[a-z][A-Z]"  # snake_case, _private, camelCase identifiers
-    r"|[A-Za-z_]{2,}\.[A-Za-z_]"  # attribute access ``self.name``
+    r"|(?<![A-Za-z_])[A-Za-z_]{2,}\.[A-Za-z_]"  # attribute access ``self.name`` (anchored: linear)
     r"|->|::|&&"
     r"|^(?:def|class|return|import|from|if|elif|else|for|while|with|try|except|finally|raise|assert"
     r"|yield|await|async|lambda|pass|del|global|const|let|var|function|fn|pub|use|package|public"
@@ -78,8 +78,6 @@ _NOT_PROSE = re.compile(
 _MAX_ATOM = 4096
 _MAX_PREFIX = 512
 _MAX_PREFIXES = 24
-_QUOTE_TOKEN = re.compile(r"\"\"\"|'''|```|[\"'`]")
-_STRING_PREFIX = frozenset({"f", "r", "b", "u", "rb", "br", "fr", "rf"})
 
 
 @lru_cache(maxsize=65536)
@@ -116,102 +114,7 @@ class Rewrite:
     """(original, code) pairs this text defines; committed only if the pipeline keeps the text."""
 
 
-def _apostrophe(text: str, pos: int) -> bool:
-    """Whether the ``'`` at ``pos`` is an apostrophe (``don't``), not a quote: letters on both
-    sides, unless the letters before it are a string prefix such as Python's ``f'…'``."""
-    if not (0 < pos < len(text) - 1 and text[pos - 1].isalpha() and text[pos + 1].isalpha()):
-        return False
-    j = pos - 1
-    while j >= 0 and text[j].isalpha() and pos - j <= 3:
-        j -= 1
-    run = text[j + 1 : pos]
-    if run.lower() in _STRING_PREFIX and (j < 0 or not (text[j].isalnum() or text[j] == "_")):
-        return False
-    return True
-
-
-def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end
-
-
-def _whole_line(text: str, spans: list[tuple[int, int]], pos: int, line_end: int) -> None:
-    """Make the whole line of ``pos`` one quoted span (replacing spans already on that line)."""
-    start = text.rfind("\n", 0, pos) + 1
-    while spans and spans[-1][0] >= start:
-        spans.pop()
-    spans.append((start, line_end))
-
-
-def _scan(text: str, begin: int, spans: list[tuple[int, int]]) -> int:
-    """Append the quoted spans of ``text[begin:]``; return where to scan again (after the line of
-    a triple quote that never closes, whose rest was skipped as if quoted), or -1 when done."""
-    opened = ""
-    open_at = line_end = 0
-    for m in _QUOTE_TOKEN.finditer(text, begin):
-        pos, tok = m.start(), m.group()
-        if len(opened) == 1 and pos > line_end:
-            _whole_line(text, spans, open_at, line_end)
-            opened = ""
-        escaped = pos > 0 and text[pos - 1] == "\\"
-        if (escaped and opened) or (tok == "'" and _apostrophe(text, pos)):
-            continue
-        if not opened:
-            opened, open_at, line_end = tok, pos, _line_end(text, pos)
-        elif tok == opened:
-            spans.append((open_at, m.end()))
-            opened = ""
-    if not opened:
-        return -1
-    line_end = _line_end(text, open_at)
-    _whole_line(text, spans, open_at, line_end)
-    return line_end if len(opened) == 3 and line_end < len(text) else -1
-
-
-def quoted_spans(text: str) -> list[tuple[int, int]]:
-    """Sorted, disjoint ``[start, end)`` spans of ``text`` that lie inside quotes, quote characters
-    included, in linear time (one pass over the quote characters, again after a triple quote that
-    never closes; each kind of triple can cause that once).
-
-    Wider rather than narrower where it can be: a single quote left open on its line makes that
-    whole line quoted (a multi-line string would otherwise look unquoted before its opening
-    quote); an escaped quote can open a string (``\\"…\\"`` in escaped JSON) but never closes one.
-    Triple quotes and fences pair up across lines, but one that never closes quotes only its own
-    line: a file view that starts inside a docstring shows a lone closing triple quote, and taking
-    it as an opening would make all the rest of the text, ``(Open file: …)`` footer included,
-    count as quoted."""
-    spans: list[tuple[int, int]] = []
-    if '"' not in text and "'" not in text and "`" not in text:
-        return spans
-    begin = 0
-    while begin >= 0:
-        begin = _scan(text, begin, spans)
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-class _Quoted:
-    """Interval lookup over :func:`quoted_spans` (binary search)."""
-
-    __slots__ = ("ends", "starts")
-
-    def __init__(self, text: str) -> None:
-        spans = quoted_spans(text)
-        self.starts = [a for a, _ in spans]
-        self.ends = [b for _, b in spans]
-
-    def hit(self, start: int, end: int) -> bool:
-        """Whether ``[start, end)`` overlaps a quoted span."""
-        i = bisect_right(self.starts, end - 1) - 1
-        return i >= 0 and self.ends[i] > start
-
-
-def _atoms(text: str, quoted: _Quoted) -> Iterable[str]:
+def _atoms(text: str, quoted: Quoted) -> Iterable[str]:
     """Path/URL atoms neither touching a quote nor inside a quoted span, and a bounded number of
     their directory prefixes (see the module docstring: the work stays linear in the text)."""
     for m in _ATOM.finditer(text):
@@ -242,13 +145,13 @@ def _unquoted(line: str) -> bool:
         return False
     at = line.find("'")
     while at >= 0:
-        if not _apostrophe(line, at):
+        if not apostrophe(line, at):
             return False
         at = line.find("'", at + 1)
     return True
 
 
-def _prose_lines(text: str, quoted: _Quoted) -> Iterable[str]:
+def _prose_lines(text: str, quoted: Quoted) -> Iterable[str]:
     """Whole lines worth aliasing: long prose sentences (tool boilerplate), never code, paths
     (those get atom aliases) or anything quoted."""
     pos = 0
@@ -297,7 +200,7 @@ class Aliases:
     def candidates(self, text: str) -> Counter[str]:
         """Candidate strings of ``text`` with their occurrence counts. Path atoms never contain
         whitespace and prose lines always do, so one counter holds both kinds unambiguously."""
-        quoted = _Quoted(text)
+        quoted = Quoted(text)
         if "/" in text:
             found: Counter[str] = Counter(_atoms(text, quoted))
         else:
@@ -318,14 +221,14 @@ class Aliases:
         """The aliased form of ``text`` given the state *after* :meth:`observe` (state is read only)."""
         if state.disabled or not found:
             return Rewrite(text)
-        quoted = _Quoted(text)
+        quoted = Quoted(text)
         result = self._rewrite(state, text, found, quoted, amortize=True)
         if result is None:
             result = self._rewrite(state, text, found, quoted, amortize=False)
         return result or Rewrite(text)
 
     def _rewrite(
-        self, state: AliasState, text: str, found: Counter[str], quoted: _Quoted, *, amortize: bool
+        self, state: AliasState, text: str, found: Counter[str], quoted: Quoted, *, amortize: bool
     ) -> Rewrite | None:
         chosen = self._choose(state, found, amortize=amortize)
         if not chosen:
