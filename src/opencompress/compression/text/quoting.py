@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from functools import lru_cache
 
 _QUOTE_TOKEN = re.compile(r"\"\"\"|'''|```|[\"'`]")
 _STRING_PREFIX = frozenset({"f", "r", "b", "u", "rb", "br", "fr", "rf"})
@@ -95,17 +96,28 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
-class Quoted:
-    """Interval lookup over :func:`quoted_spans` (binary search)."""
+@lru_cache(maxsize=256)
+def _bounds(text: str) -> tuple[list[int], list[int]]:
+    """Span starts and ends of ``text``; cached because the aliases stage asks twice per text (when
+    counting candidates and when rewriting), and the scan is a Python loop over quote characters."""
+    spans = quoted_spans(text)
+    return [a for a, _ in spans], [b for _, b in spans]
 
-    __slots__ = ("ends", "starts")
+
+class Quoted:
+    """Interval lookup over :func:`quoted_spans` (binary search), scanned on the first question:
+    most texts never ask (no candidate string in them)."""
+
+    __slots__ = ("_bounds", "_text")
 
     def __init__(self, text: str) -> None:
-        spans = quoted_spans(text)
-        self.starts = [a for a, _ in spans]
-        self.ends = [b for _, b in spans]
+        self._text = text
+        self._bounds: tuple[list[int], list[int]] | None = None
 
     def hit(self, start: int, end: int) -> bool:
         """Whether ``[start, end)`` overlaps a quoted span."""
-        i = bisect_right(self.starts, end - 1) - 1
-        return i >= 0 and self.ends[i] > start
+        if self._bounds is None:
+            self._bounds = _bounds(self._text)
+        starts, ends = self._bounds
+        i = bisect_right(starts, end - 1) - 1
+        return i >= 0 and ends[i] > start
