@@ -3,15 +3,12 @@ unclosed fences alone, and finds fences in linear time."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from opencompress.compression import compress
 from opencompress.compression.base import Policy, TextInfo
-from opencompress.compression.pipeline import clear_caches
 from opencompress.compression.stages.code import CodeComments, strip_c_family, strip_python
+from support.timing import LINEAR_BOUND_S, fastest_s
 
 PAD = "Our team will review every item on our list carefully. " * 16
 STAGE = CodeComments()
@@ -66,26 +63,16 @@ def test_unclosed_fences_are_left_alone_and_closed_ones_still_stripped() -> None
     )
 
 
-def _best_of_3(fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        clear_caches()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 FENCES = "Intro.\n" + "```py\n" * 2650
 
 
 def test_many_unclosed_fences_are_found_in_linear_time() -> None:
-    assert _best_of_3(lambda: STAGE.transform(FENCES, PROSE)) < 0.05
+    assert fastest_s(lambda: STAGE.transform(FENCES, PROSE)) < LINEAR_BOUND_S
     messages = [{"role": "system", "content": FENCES}, {"role": "user", "content": "ok?"}]
-    assert _best_of_3(lambda: compress(messages, policy=Policy(level="aggressive"))) < 0.05
+    assert fastest_s(lambda: compress(messages, policy=Policy(level="aggressive"))) < LINEAR_BOUND_S
 
 
 @pytest.mark.parametrize("run", ["x" * 40000, "a." * 20000, "a-" * 20000], ids=["word", "dots", "dashes"])
 def test_hard_keep_detection_is_linear_on_long_comments(run: str) -> None:
     src = f"x = 1  # {run}\n"
-    assert _best_of_3(lambda: strip_python(src)) < 0.05
+    assert fastest_s(lambda: strip_python(src)) < LINEAR_BOUND_S

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
+from functools import partial
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from opencompress.compression import Policy, compress
 from opencompress.compression.text.kvjson import find_objects, matching_keys, select_pairs
+from support.timing import LINEAR_BOUND_S, fastest_s
 
 REPRO = (
     '{"k000x": [1.50, 1e5, 1e400, "\\ud800"], ' + ", ".join(f'"k{i:03d}x": {i}' for i in range(1, 300)) + "}"
@@ -145,15 +146,6 @@ def test_kept_values_are_copied_verbatim(doc: tuple[str, str, dict[str, str]]) -
 # --- the object scan is linear on hostile text ------------------------------------------------
 
 
-def _best_of_3_ms(text: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        find_objects(text)
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
-
-
 def test_scanning_many_failing_candidates_is_fast() -> None:
     hostile = [
         "{\n" * 20_000,
@@ -163,7 +155,7 @@ def test_scanning_many_failing_candidates_is_fast() -> None:
         "\n" * 100_000 + "{",
     ]
     for text in hostile:  # each took 0.1-1 s before (every failed decode counted lines up to it)
-        assert _best_of_3_ms(text) < 50, text[:10]
+        assert fastest_s(partial(find_objects, text)) < LINEAR_BOUND_S, text[:10]
 
 
 def test_objects_after_hostile_text_of_moderate_size_are_still_found() -> None:

@@ -5,15 +5,12 @@ proves the pruning stage did run on the same message."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from opencompress.compression import compress
 from opencompress.compression.base import Policy
-from opencompress.compression.pipeline import clear_caches
 from opencompress.compression.text.prune import prune_prose, quote_spans
+from support.timing import LINEAR_BOUND_S, fastest_s
 
 PAD = "Our team will review every item on our list carefully. " * 16
 CONTROL = "The plan is very simple and the team is quite happy. "
@@ -92,16 +89,6 @@ def test_one_letter_variables_and_their_neighbours_are_never_dropped(line: str) 
             assert " ".join(words[max(0, i - 1) : i + 2]) in " ".join(pruned), word
 
 
-def _best_of_3(fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        clear_caches()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 LONG = "This is a sentence that is really quite long. " * 20
 
 
@@ -110,9 +97,9 @@ LONG = "This is a sentence that is really quite long. " * 20
 )
 def test_pathological_runs_prune_in_linear_time(tail: str) -> None:
     text = LONG + tail
-    assert _best_of_3(lambda: prune_prose(text, 0.3)) < 0.05
+    assert fastest_s(lambda: prune_prose(text, 0.3)) < LINEAR_BOUND_S
 
 
 def test_pathological_markup_compresses_in_linear_time() -> None:
     messages = [{"role": "system", "content": LONG + "<a" * 20000}, {"role": "user", "content": "ok?"}]
-    assert _best_of_3(lambda: compress(messages, policy=Policy(level="aggressive"))) < 0.05
+    assert fastest_s(lambda: compress(messages, policy=Policy(level="aggressive"))) < LINEAR_BOUND_S

@@ -10,8 +10,9 @@ import time
 
 from opencompress.compression import Policy, compress
 from opencompress.compression.stages.whitespace import normalise
+from support.timing import LINEAR_BOUND_S
 
-BOUND_S = 0.05
+BOUND_S = LINEAR_BOUND_S
 
 
 def _best_of_3(texts: list[str], level: str = "lossless") -> float:
