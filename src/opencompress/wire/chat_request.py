@@ -92,9 +92,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+"""Built once: ``json.loads`` with hooks would build a decoder (and its scanner) per call."""
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # as json.loads does for bytes: detected UTF-8/16/32, lone surrogates passed through
+        # (they are reported below with a clear message)
+        body = _STRICT.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except RecursionError:
         raise _too_deep_error() from None
     except _NonStandardNumber as exc:
