@@ -30,16 +30,7 @@ def _balanced(content: str) -> tuple[str, list[dict[str, Any]], list[dict[str, A
 def _stage(texts: list[str]) -> list[str]:
     stage = Aliases()
     state = stage.new_state()
-    out = []
-    for text in texts:
-        found = stage.observe(state, text)
-        rw = stage.rewrite(state, text, found)
-        if len(rw.text) < len(text):
-            stage.commit(state, rw)
-            text = rw.text
-        stage.note_verbatim(state, text)
-        out.append(text)
-    return out
+    return [stage.step(state, text) for text in texts]
 
 
 def _quoted(text: str) -> list[str]:

@@ -31,15 +31,7 @@ def expand(text: str, mapping: dict[str, str]) -> str:
 def _run(contents: list[str]) -> tuple[list[str], dict[str, str]]:
     stage = Aliases()
     state = stage.new_state()
-    out = []
-    for text in contents:
-        found = stage.observe(state, text)
-        rw = stage.rewrite(state, text, found)
-        if rw.text != text and len(rw.text) < len(text):
-            stage.commit(state, rw)
-            text = rw.text
-        stage.note_verbatim(state, text)
-        out.append(text)
+    out = [stage.step(state, text) for text in contents]
     return out, state.mapping()
 
 

@@ -19,8 +19,7 @@ from opencompress.compression.base import FORMAT_VERSION
 from opencompress.errors import BillingError, OpenCompressError, UpstreamError
 from opencompress.gateway.compress_step import CompressionOutcome, run_compression
 from opencompress.gateway.context import AppContext
-from opencompress.gateway.limits import acquire_slot as _acquire_slot
-from opencompress.gateway.limits import rate_limit_headers
+from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
@@ -85,7 +84,7 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
     price = ctx.prices.lookup(chat.model)
     upstream = await resolve_upstream(ctx, key, headers)
     request_id = scope.request_id if scope is not None else new_request_id()
-    decision = await _acquire_slot(ctx, key, request_id)
+    decision = await acquire_slot(ctx, key, request_id)
     try:
         level = chat.level or key.compression_level or ctx.settings.compression_level
         compression = await run_compression(chat, level=level)

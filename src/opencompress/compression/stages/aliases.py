@@ -311,6 +311,17 @@ class Aliases:
         for s, code in rewrite.new:
             state.aliases[s] = code
 
+    def step(self, state: AliasState, text: str) -> str:
+        """One text in conversation order, without the pipeline's protect checks: count it, alias
+        it where that makes it shorter, and note what it shows in full. Standalone use."""
+        found = self.observe(state, text)
+        rw = self.rewrite(state, text, found)
+        if len(rw.text) < len(text):
+            self.commit(state, rw)
+            text = rw.text
+        self.note_verbatim(state, text)
+        return text
+
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
         """Standalone use: alias every non-assistant, non-JSON string content in order."""
         state = self.new_state()
@@ -320,14 +331,10 @@ class Aliases:
             if not isinstance(content, str):
                 out.append(m)
                 continue
-            found = self.observe(state, content)
             if m.get("role") == "assistant" or is_json_document(content):
+                self.observe(state, content)  # evidence for later texts, never rewritten
                 out.append(m)
                 continue
-            rw = self.rewrite(state, content, found)
-            if rw.text != content and len(rw.text) < len(content):
-                self.commit(state, rw)
-                m = {**m, "content": rw.text}
-            self.note_verbatim(state, m["content"])
-            out.append(m)
+            new = self.step(state, content)
+            out.append(m if new == content else {**m, "content": new})
         return out
