@@ -8,6 +8,8 @@ one concurrent request can make its next request at once, so no slot or hold lea
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +178,69 @@ def test_connect_refused_costs_nothing_and_the_gateway_recovers(tmp_path: Path) 
         assert gw.balance(seeded.account_id) == 1_000_000
         with SimulatorThread(port=port):  # the upstream comes back on the same address
             _assert_healthy(gw, seeded)
+
+
+UNBELIEVABLE_COUNTS = {"negative": -1, "past_64_bits": 10**20, "string": "12", "boolean": True}
+
+
+def _answer_with_usage(stream: bool, usage: dict[str, Any]) -> str:
+    """A well-formed upstream answer ("Hello there.") whose ``usage`` says whatever the test wants."""
+    head = {"id": "chatcmpl-u", "created": 1, "model": "gpt-4o-mini"}
+    if not stream:
+        message = {"role": "assistant", "content": "Hello there."}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return json.dumps({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+    chunk = {**head, "object": "chat.completion.chunk"}
+    events = [
+        {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hello there."}}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": usage},
+    ]
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+@pytest.mark.parametrize("count", list(UNBELIEVABLE_COUNTS))
+def test_an_unbelievable_upstream_usage_is_billed_from_our_own_counts(
+    gw: Gateway, count: str, stream: bool
+) -> None:
+    """A BYOK upstream is whatever the client names. A negative count used to make the charge
+    invalid and a huge one overflow the database, and either way the request went unbilled."""
+    seeded = _one_slot_key(gw)
+    bad = UNBELIEVABLE_COUNTS[count]
+    body = _answer_with_usage(stream, {"prompt_tokens": bad, "completion_tokens": bad, "total_tokens": 0})
+    answer = post_chat(
+        gw.base_url, seeded.key, chat_body(stream=stream, simulate={"fault": "garbage", "body": body})
+    )
+    assert answer.status == 200, answer.text
+    usage = answer.chunks[-1]["usage"] if stream else answer.json()["usage"]
+    compressed = int(answer.headers["x-opencompress-compressed-tokens"])
+    expected_output = count_text("Hello there.")
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (compressed, expected_output)
+    row = _row(gw, seeded, answer.request_id)
+    assert (row.status, row.compressed_input_tokens, row.output_tokens) == ("ok", compressed, expected_output)
+    assert row.charged_micros == _expected_charge(gw, answer, expected_output, None) > 0
+    assert gw.balance(seeded.account_id) == 1_000_000 - row.charged_micros
+    _assert_healthy(gw, seeded)
+
+
+def test_a_charge_waits_out_a_busy_database_instead_of_being_lost(gw: Gateway) -> None:
+    """Another process holds the write lock for longer than the busy timeout (5 s): the answer is
+    delivered at once and its charge lands once the lock is gone, retried, not dropped."""
+    seeded = _one_slot_key(gw)
+    path = gw.settings.database_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        answer = post_chat(gw.base_url, seeded.key, chat_body(stream=True, max_tokens=4))
+        assert answer.status == 200 and answer.events[-1] == "[DONE]"
+        assert time.monotonic() - started < 2, "the client must not wait for billing"
+        time.sleep(max(0.0, started + 5.5 - time.monotonic()))  # past the busy timeout: a retry is due
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    row = _row(gw, seeded, answer.request_id)
+    assert row.status == "ok" and row.charged_micros > 0
+    assert gw.balance(seeded.account_id) == 1_000_000 - row.charged_micros
+    _assert_healthy(gw, seeded)

@@ -9,14 +9,16 @@ single chunk reached the client) → nothing charged, but the usage row is still
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from opencompress.billing.formula import compute_charge
-from opencompress.errors import OpenCompressError, UpstreamStatusError
+from opencompress.errors import OpenCompressError, StorageError, UpstreamStatusError
 from opencompress.observability.requests import finish_settled
-from opencompress.storage.base import UsageRecord
+from opencompress.storage.base import SettleResult, UsageRecord
 
 if TYPE_CHECKING:
     from opencompress.gateway.chat import PreparedChat
@@ -76,14 +78,53 @@ async def settle_request(
             status=status if error is None else "upstream_error",
             created_at=prep.created_at,
         )
-        charged = (await ctx.storage.settle(record)).charged_micros
+        charged = (await _settle_with_retries(ctx, record)).charged_micros
     except Exception:
-        log.exception("settling request %s failed", prep.request_id)
+        log.exception(
+            "settling request %s failed; no usage row was written: %s",
+            prep.request_id,
+            "no usage record" if record is None else _unbilled(record),
+        )
+        with contextlib.suppress(Exception):  # the hold collects nothing: do not let it block the account
+            await ctx.storage.release(prep.request_id)
         raise
     finally:
         await ctx.limiter.release(prep.key.id, prep.request_id)
         if record is not None:
             _observe(ctx, prep, record, charged, error, tally)
+
+
+SETTLE_RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+"""Back-off between settle attempts (~69 s in all): long enough to ride out a database that is
+busy, failing over or restarting, short enough to finish within a graceful shutdown's drain."""
+
+
+async def _settle_with_retries(ctx: AppContext, record: UsageRecord) -> SettleResult:
+    """The settle, retried while storage is unavailable, if money is at stake.
+
+    A charge is settled after its answer was delivered, so giving up means serving for free.
+    Retrying is safe: a settle is keyed by its request id, so an attempt that committed but lost
+    its reply is found as a duplicate and never charged twice. A zero charge is tried once: it is
+    settled inline on error paths, where the client is still waiting for its error."""
+    delays = SETTLE_RETRY_DELAYS_S if record.charge_micros > 0 else ()  # nothing to lose: fail fast
+    for delay in (*delays, None):
+        try:
+            return await ctx.storage.settle(record)
+        except StorageError as exc:
+            if delay is None:
+                raise
+            log.warning("settling request %s failed (%s); retrying in %g s", record.request_id, exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unbilled(record: UsageRecord) -> str:
+    """The figures an operator needs to charge the request by hand (no secrets: ids and counts)."""
+    return (
+        f"account={record.account_id} key={record.key_id} model={record.model} "
+        f"input_tokens={record.compressed_input_tokens} output_tokens={record.output_tokens} "
+        f"charge_micros={record.charge_micros}"
+    )
 
 
 def _observe(

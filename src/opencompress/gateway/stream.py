@@ -45,16 +45,28 @@ class StreamTally:
 
     def output_tokens(self) -> int:
         """Upstream-reported completion tokens, else an o200k count of what was relayed."""
-        if self.usage and isinstance(self.usage.get("completion_tokens"), int):
-            tokens: int = self.usage["completion_tokens"]
-            return tokens
-        return count_text("".join(self.relayed_text))
+        reported = reported_tokens(self.usage, "completion_tokens")
+        return reported if reported is not None else count_text("".join(self.relayed_text))
 
     def prompt_tokens(self) -> int | None:
-        if self.usage and isinstance(self.usage.get("prompt_tokens"), int):
-            tokens: int = self.usage["prompt_tokens"]
-            return tokens
-        return None
+        return reported_tokens(self.usage, "prompt_tokens")
+
+
+MAX_REPORTED_TOKENS = 100_000_000
+"""No request processes more tokens than this (the largest context windows are ~2 M)."""
+
+
+def reported_tokens(usage: dict[str, Any] | None, name: str) -> int | None:
+    """A token count from the upstream's ``usage``, or ``None`` when it is missing or not believable.
+
+    Billing trusts this figure, and with BYOK the upstream is whatever the client named: a
+    negative count would make the charge invalid (the request then went unbilled), a huge one
+    would overflow the database's 64-bit column. Such a figure is treated as absent, so the
+    gateway's own counts are billed instead."""
+    value = usage.get(name) if usage else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED_TOKENS:
+        return value
+    return None
 
 
 def _dumps(obj: Any) -> str:
@@ -113,8 +125,8 @@ class ChatStreamRelay:
 
     def _final_usage(self) -> dict[str, Any]:
         usage = dict(self.tally.usage or {})
-        prompt = usage.get("prompt_tokens")
-        if not isinstance(prompt, int):
+        prompt = self.tally.prompt_tokens()
+        if prompt is None:
             prompt = self._fallback_prompt
         completion = self.tally.output_tokens()
         usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
