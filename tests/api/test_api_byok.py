@@ -264,3 +264,18 @@ def test_public_base_url_is_accepted_and_header_overrides_are_guarded(
         err = error_of(r, 400)
         assert err["code"] == "upstream_url_blocked" and err["param"] == "x-upstream-base-url"
     assert len(guarded.sim_requests()) == before  # nothing was forwarded anywhere
+
+
+def test_byok_upstream_refusals_reach_the_client_untouched(console: Gateway, owner: Owner) -> None:
+    """With BYOK the provider key is the client's own: its 401 (and the ids in it) are the client's
+    business, unlike router mode, where the operator's refusal becomes a 502."""
+    created = _create_byok(owner, console.sim_url + "/v1")
+    message = "Incorrect API key provided: sk-prov*****c (organization org-AbCdEf123456)."
+    client = console.client(created["fullKey"]).with_options(max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=_messages("byok-401"),
+            extra_body={"simulate": {"fault": "status", "status": 401, "message": message}},
+        )
+    assert info.value.message.endswith(message) and info.value.code == "invalid_api_key"

@@ -255,3 +255,42 @@ def test_connect_refused_and_timeout_become_502(simulator: Any, tmp_path: Path) 
         )
         assert r.status_code == 502
         assert _error(r)["code"] == "upstream_timeout"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_the_operator_key_refused_upstream_is_a_502_not_the_clients_auth_error(
+    gateway: Gateway, key: str, status: int
+) -> None:
+    """The upstream refused the *operator's* provider key: relayed as is, the SDK would raise
+    AuthenticationError and the client would blame its own valid sk-occ key."""
+    message = "Incorrect API key provided: sk-VKMIs*****wjh3 (organization org-AbCdEf123456)."
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "simulate": {"fault": "status", "status": status, "message": message},
+    }
+    r = _post(gateway, body, key)
+    assert r.status_code == 502
+    error = _error(r)
+    assert (error["type"], error["code"]) == ("upstream_error", "upstream_auth_error")
+    assert "sk-VKMIs" not in r.text and "org-AbCdEf" not in r.text
+    with pytest.raises(openai.InternalServerError):
+        gateway.client(key).with_options(max_retries=0).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            extra_body={"simulate": {"fault": "status", "status": status}},
+        )
+
+
+def test_an_upstream_4xx_keeps_its_status_but_not_the_operators_ids(gateway: Gateway, key: str) -> None:
+    message = "Rate limit reached in organization org-AbCdEf123456, project proj_Zz9Yy8Xx7 (key sk-abc***xyz)."
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "simulate": {"fault": "status", "status": 429, "message": message, "retry_after": 3},
+    }
+    r = _post(gateway, body, key)
+    assert r.status_code == 429 and r.headers["retry-after"] == "3"
+    relayed = r.json()["error"]
+    assert relayed["code"] == "rate_limit_exceeded"
+    assert relayed["message"] == "Rate limit reached in organization org-***, project proj_*** (key sk-***)."

@@ -16,13 +16,14 @@ from typing import Any
 from opencompress.billing.estimate import estimate_hold_micros, output_budget
 from opencompress.billing.prices import ModelPrice
 from opencompress.compression.base import FORMAT_VERSION
-from opencompress.errors import BillingError, OpenCompressError, UpstreamError
+from opencompress.errors import BillingError, OpenCompressError, UpstreamError, UpstreamStatusError
 from opencompress.gateway.compress_step import CompressionOutcome, run_compression
 from opencompress.gateway.context import AppContext
 from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
+from opencompress.gateway.upstream_refusals import refusal_for_client
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
 from opencompress.ratelimit.base import Decision
@@ -143,6 +144,8 @@ async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse
         )
     except OpenCompressError as exc:
         await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
+        if isinstance(exc, UpstreamStatusError):
+            raise refusal_for_client(exc, operator_key=prep.upstream is ctx.default_upstream) from None
         raise
     except BaseException:  # a bug or a cancellation: still give back the slot and the hold, then re-raise
         await settle_request(ctx, prep, StreamTally(status="error"), charge_output=False)

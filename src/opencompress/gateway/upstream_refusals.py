@@ -1,0 +1,63 @@
+"""What a client may see of an upstream 4xx: all of it for BYOK, less of it in router mode.
+
+An upstream 4xx is normally relayed with its status and body, so the SDK raises the right
+exception (``context_length_exceeded`` → ``BadRequestError``, 429 → ``RateLimitError`` with the
+provider's back-off). In router mode, though, the request went out with the *operator's*
+provider key, and two kinds of answer are about the operator, not the client:
+
+* 401/403: the operator's provider key was rejected (wrong, revoked, out of quota, project not
+  allowed). Relayed as is, the SDK would raise ``AuthenticationError`` and the client would
+  conclude its own ``sk-occ`` key is bad. It becomes a 502 ``upstream_auth_error``, and the
+  operator learns the reason from the log (status, type and code; the message is left out, as
+  providers quote part of the key in it).
+* any other 4xx may quote the operator's key (masked but partly visible) or organization and
+  project ids in its message: those are replaced with ``***``; everything else is kept byte for
+  byte.
+
+With BYOK the key is the client's own, so the answer is the client's business: relayed untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from opencompress.errors import OpenCompressError, UpstreamError, UpstreamStatusError
+
+log = logging.getLogger("opencompress.upstream")
+
+_OPERATOR_DETAILS = re.compile(rb"\b((?:sk|org|proj)[-_])[A-Za-z0-9*_-]{3,}")
+
+
+def _summary(body: bytes) -> str:
+    """``type``/``code`` of an OpenAI-style error body, for the operator's log line."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return "a non-JSON body"
+    if not isinstance(error, dict):
+        return "no error object"
+    return f"type={error.get('type')!r} code={error.get('code')!r}"
+
+
+def refusal_for_client(exc: UpstreamStatusError, *, operator_key: bool) -> OpenCompressError:
+    """The error to send the client for the upstream's 4xx ``exc`` (see the module docstring)."""
+    if not operator_key:
+        return exc
+    if exc.upstream_status in (401, 403):
+        log.warning(
+            "the upstream refused the operator's provider key with HTTP %d (%s): check "
+            "OPENCOMPRESS_UPSTREAM_API_KEY and the provider account",
+            exc.upstream_status,
+            _summary(exc.body),
+        )
+        return UpstreamError(
+            "The upstream provider refused the gateway's credentials. This is not a problem with "
+            "your API key; the gateway's operator has to fix it.",
+            code="upstream_auth_error",
+        )
+    scrubbed = _OPERATOR_DETAILS.sub(rb"\1***", exc.body)
+    if scrubbed == exc.body:
+        return exc
+    return UpstreamStatusError(exc.upstream_status, scrubbed, exc.content_type, headers=exc.extra_headers)
