@@ -50,7 +50,7 @@ def test_shipped_prices(model: str, expected: ModelPrice) -> None:
         ("gpt-4.1-2025-04-14", "gpt-4.1"),
         ("claude-sonnet-4-20250514", "claude-sonnet-4"),
         ("anthropic/claude-3.5-sonnet", "claude-3-5-sonnet"),
-        ("meta/llama-3.1-8b-instruct:fp8", "llama-3.1-8b"),
+        ("meta/llama-3.1-8b-instruct:free", "llama-3.1-8b"),  # other :tags are not stripped
         ("meta-llama/llama-3.1-70b-instruct", "llama-3.1-70b"),
         ("llama-3.1-70b-versatile", "llama-3.1-70b"),
         ("gpt-4-0613", "gpt-4"),

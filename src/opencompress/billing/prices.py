@@ -1,15 +1,26 @@
-"""The model price table: shipped list prices, an operator override file, tolerant lookup.
+"""The model price table: shipped list prices, an operator override file, strict lookup.
 
 Prices are integer micro-dollars per 1M tokens, input and output. The shipped table
 (``billing/prices.toml``) is loaded once; an override file (TOML, or JSON when it ends in
 ``.json``) with the same layout is merged on top field by field, so an operator can change one
 output price without repeating the input price.
 
-Lookup forgives the ways clients and routers spell a model: case, a provider prefix
-(``openai/gpt-4o``), a variant tag (``…:fp8``, ``…:free``) and a dated or ``-latest`` suffix
-(``gpt-4o-2024-08-06``, ``claude-sonnet-4-20250514``, ``gpt-4-0613``). It never guesses by
-prefix: ``gpt-4o-audio-preview`` is *not* priced as ``gpt-4o``, because a wrong price is worse
-than the operator's explicit default.
+Lookup is case-insensitive and tries, in order (:func:`_candidates`):
+
+1. the exact name (``openai/gpt-4o:extended`` when the operator lists it);
+2. without the provider prefix (``openai/gpt-4o`` → ``gpt-4o``);
+3. without a ``:free`` tag (``…:free`` → the listed price: over-charging a free route is safe);
+4. without one dated snapshot suffix: ``-2024-07-18``, ``-20250514``, ``-0613`` (month-day) or
+   ``-2411`` (year-month).
+
+Each rule removes only a part that says where or when the same model is served, never part of
+the model's own name, so no rule can land on a different, cheaper listed model. Anything else is
+the unknown-model rule (the operator's default price, or a 400): other ``:tags`` are kept
+(OpenRouter's ``:extended``, ``:thinking``, ``:online`` and ``:nitro`` routes can cost more than
+the plain model), ``-latest`` is kept (it moves to whatever snapshot comes next), and nothing is
+guessed by prefix (``o1-pro`` is not ``o1``, ``gpt-4o-audio-preview`` is not ``gpt-4o``). A
+snapshot priced apart from its model (``gpt-4o-2024-05-13`` cost twice ``gpt-4o``) needs its own
+table entry, which rule 1 finds first.
 """
 
 from __future__ import annotations
@@ -26,7 +37,12 @@ from typing import Any
 from opencompress.config import Settings
 from opencompress.errors import InvalidRequestError
 
-_DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)$")
+_MONTH = r"(?:0[1-9]|1[0-2])"
+_DAY = r"(?:0[1-9]|[12]\d|3[01])"
+_DATED_SUFFIX = re.compile(rf"-(?:20\d\d-{_MONTH}-{_DAY}|20\d\d{_MONTH}{_DAY}|{_MONTH}{_DAY}|2\d{_MONTH})$")
+"""A snapshot date: ``-YYYY-MM-DD``, ``-YYYYMMDD``, ``-MMDD`` or ``-YYMM``. Real months and days
+only, so a context size (``-8192``, ``-4096``) is not taken for a date."""
+_FREE_TAG = ":free"
 _CACHE_LIMIT = 4096
 
 
@@ -104,18 +120,17 @@ class PriceTable:
 
 
 def _candidates(model: str) -> Iterator[str]:
+    """The names to try for ``model``, most specific first (the rules in the module doc)."""
     name = model.strip().lower()
     yield name
     name = name.rsplit("/", 1)[-1]
     yield name
-    name = name.split(":", 1)[0]
-    yield name
-    while True:
-        shorter = _DATE_SUFFIX.sub("", name)
-        if shorter == name or not shorter:
-            return
-        name = shorter
+    if name.endswith(_FREE_TAG):
+        name = name[: -len(_FREE_TAG)]
         yield name
+    undated = _DATED_SUFFIX.sub("", name)
+    if undated and undated != name:
+        yield undated
 
 
 def load_price_table(
