@@ -15,9 +15,29 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 ENV_PREFIX = "OPENCOMPRESS_"
+
+MAX_PRICE_MICROS_PER_1M = 10**12
+"""The highest price the gateway accepts, in micro-dollars per 1M tokens: $1 per token.
+
+Why this value: it is about 8,000× the dearest list price in the shipped table (gpt-5-pro output,
+$120 per 1M tokens), so no real price comes near it, while every charge built from it stays an
+exact signed 64-bit integer, which is what the database stores: a request would need about 9e12
+tokens at this price to pass ``2**63 - 1`` micro-dollars, and a request body is capped at
+16 MiB (a few million tokens). A larger price is a typo (``10**30``) whose charges would
+overflow the balance column instead of billing."""
+
+MAX_FEE_PERCENT = 100
+"""The fee is a share of the savings: above 100% the billing formula refuses it (every chat
+request would then fail with a 500), below 0 it would pay the user for compressing."""
+
+
+def is_valid_price(value: object) -> TypeGuard[int]:
+    """A price in micro-dollars per 1M tokens: an integer (not a bool) from 0 to
+    :data:`MAX_PRICE_MICROS_PER_1M`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PRICE_MICROS_PER_1M
 
 
 def _doc(text: str, default: Any) -> Any:
@@ -52,15 +72,17 @@ class Settings:
     compression_level: str = _doc("Default level: `off`, `lossless`, `balanced` or `aggressive`", "balanced")
     prices_file: str = _doc("TOML/JSON file overriding the shipped model price table", "")
     default_input_price: int = _doc(
-        "Micro-dollars per 1M input tokens for models not in the table", 2_500_000
+        "Micro-dollars per 1M input tokens for models not in the table (0 to 10^12)", 2_500_000
     )
     default_output_price: int = _doc(
-        "Micro-dollars per 1M output tokens for models not in the table", 10_000_000
+        "Micro-dollars per 1M output tokens for models not in the table (0 to 10^12)", 10_000_000
     )
     reject_unknown_models: bool = _doc(
         "Answer 400 for models not in the price table instead of the default price", False
     )
-    fee_percent: int = _doc("Share of the money compression saved that is charged as the fee", 20)
+    fee_percent: int = _doc(
+        "Share (0 to 100 percent) of the money compression saved that is charged as the fee", 20
+    )
     max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
     redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
     ratelimit_lease_s: float = _doc(
@@ -100,6 +122,24 @@ class Settings:
     metrics_enabled: bool = _doc("Serve Prometheus metrics at `GET /metrics` (unauthenticated)", True)
     shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)
 
+    def __post_init__(self) -> None:
+        """Refuse money settings that would break billing later, when they are loaded: a negative
+        default price makes every unknown model fail to bill, a fee outside 0..100 makes every chat
+        request a 500. ``ValueError`` naming the variable, like every configuration error: ``serve``
+        refuses to start and the CLI prints the message."""
+        for name in ("default_input_price", "default_output_price"):
+            value = getattr(self, name)
+            if not is_valid_price(value):
+                raise ValueError(
+                    f"{ENV_PREFIX}{name.upper()} must be an integer from 0 to "
+                    f"{MAX_PRICE_MICROS_PER_1M} (micro-dollars per 1M tokens), got {value!r}"
+                )
+        fee = self.fee_percent
+        if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= MAX_FEE_PERCENT:
+            raise ValueError(
+                f"{ENV_PREFIX}FEE_PERCENT must be an integer from 0 to {MAX_FEE_PERCENT}, got {fee!r}"
+            )
+
     @property
     def uses_simulator(self) -> bool:
         return not self.upstream_base_url
@@ -134,13 +174,20 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         if text in ("0", "false", "no", "off", ""):
             return False
         raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a boolean, got {raw!r}")
-    try:
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
+    if isinstance(default, int):
+        # int(True) == 1 and int(20.5) == 20 would pass silently: refuse both.
+        whole = not isinstance(raw, bool) and not (isinstance(raw, float) and not raw.is_integer())
+        try:
+            if whole:
+                return int(raw)
+        except (TypeError, ValueError):
+            pass
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}")
+    if isinstance(default, float):
+        try:
             return float(raw)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from exc
     return str(raw)
 
 

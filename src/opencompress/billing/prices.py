@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from opencompress.config import Settings
+from opencompress.config import MAX_PRICE_MICROS_PER_1M, Settings, is_valid_price
 from opencompress.errors import InvalidRequestError
 
 _MONTH = r"(?:0[1-9]|1[0-2])"
@@ -156,8 +156,8 @@ def load_price_table(
             input_micros_per_1m=_micros(entry, "input", name),
             output_micros_per_1m=_micros(entry, "output", name),
         )
-        for alias in entry.get("aliases", []):
-            aliases[str(alias)] = name
+        for alias in _aliases(entry, name):
+            aliases[alias] = name
     return PriceTable(prices, aliases=aliases, default=default)
 
 
@@ -172,9 +172,21 @@ def _models_section(data: Any, source: str) -> dict[str, dict[str, Any]]:
 
 def _micros(entry: Mapping[str, Any], field: str, model: str) -> int:
     value = entry.get(field)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_valid_price(value):
         raise ValueError(
-            f"prices: model {model!r}: {field!r} must be a non-negative integer "
-            f"(micro-dollars per 1M tokens), got {value!r}"
+            f"prices: model {model!r}: {field!r} must be an integer from 0 to "
+            f"{MAX_PRICE_MICROS_PER_1M:_} (micro-dollars per 1M tokens), got {value!r}"
         )
     return value
+
+
+def _aliases(entry: Mapping[str, Any], model: str) -> list[str]:
+    """The entry's ``aliases``: a list of non-empty strings. A bare string is refused rather than
+    iterated, which would make one alias per character (``"gpt-5"`` → ``g``, ``p``, ``t``…)."""
+    value = entry.get("aliases", [])
+    if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
+        raise ValueError(
+            f"prices: model {model!r}: 'aliases' must be a list of model names "
+            f'(aliases = ["name", …]), got {value!r}'
+        )
+    return [alias.strip() for alias in value]
