@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -49,6 +50,21 @@ MEMORY = ":memory:"
 
 class NotInline(Exception):  # noqa: N818 - a signal, not an error
     """The loop's connection cannot run the call now (not open yet, ``:memory:``, or locked)."""
+
+
+def _create_private(path: str) -> None:
+    """Create the database file owner-only (0600) when it does not exist yet.
+
+    Why: the file holds argon2 password hashes, session hashes and encrypted BYOK keys, and
+    SQLite would create it with the process umask (usually 0644: world-readable). SQLite gives
+    the ``-wal`` and ``-shm`` files the database file's mode, so they follow. ``O_EXCL`` makes
+    this a no-op for a file that already exists, so a file the operator set up (mode, group) is
+    never changed; any other failure is left for :func:`sqlite3.connect` to report as usual."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(fd)
 
 
 def _open(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -103,6 +119,7 @@ class SqliteConnections:
         if self._conn is None:
             if self.path != MEMORY:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self.path)
             conn = _open(self.path, self._busy_timeout_ms)
             conn.execute("PRAGMA journal_mode=WAL")
             if self.path != MEMORY:
