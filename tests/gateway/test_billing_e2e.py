@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from support.gateway import Gateway
 
@@ -161,3 +162,35 @@ def _sim_stats(gateway: Gateway) -> dict[str, int]:
     with httpx.Client(timeout=10) as c:
         stats: dict[str, int] = c.get(gateway.sim_url + "/_sim/stats").json()
     return stats
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_a_client_leaving_before_the_answer_cancels_the_upstream_and_costs_nothing(
+    gateway: Gateway, stream: bool
+) -> None:
+    """The SDK timing out on a slow answer (then retrying) used to leave the upstream generating
+    in full and bill the whole answer as ``ok``, though the client never saw a byte of it."""
+    seeded = gateway.seed(usd="1.00", concurrency=1)
+    body = {
+        "model": "gpt-4o",
+        "messages": _messages(),
+        "stream": stream,
+        "simulate": {"fault": "timeout", "delay_s": 8},  # the upstream sends nothing for 8 s
+    }
+    auth = {"Authorization": f"Bearer {seeded.key}"}
+    with httpx.Client(timeout=httpx.Timeout(30, read=0.5)) as c, pytest.raises(httpx.ReadTimeout):
+        c.post(gateway.base_url + "/chat/completions", json=body, headers=auth)
+    left_at = time.monotonic()
+    while _sim_stats(gateway)["held_requests"] and time.monotonic() < left_at + 3:
+        time.sleep(0.02)
+    assert _sim_stats(gateway)["held_requests"] == 0, "the upstream request must be closed promptly"
+    assert time.monotonic() - left_at < 1.5
+    rows: list[Any] = []
+    while not rows and time.monotonic() < left_at + 5:
+        rows = gateway.usage(seeded.account_id)
+        time.sleep(0.02)
+    assert [(r.status, r.output_tokens, r.charged_micros) for r in rows] == [("client_disconnected", 0, 0)]
+    assert gateway.balance(seeded.account_id) == 1_000_000
+    with httpx.Client(timeout=30) as c:  # the one concurrency slot came back
+        r = c.post(gateway.base_url + "/chat/completions", json={**body, "simulate": None}, headers=auth)
+    assert r.status_code == 200, r.text

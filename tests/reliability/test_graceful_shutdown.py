@@ -82,3 +82,39 @@ def test_sigterm_drains_streams_bills_them_and_exits_zero(spawn: Any, simulator:
     for line in gw.log().splitlines():  # every log line is one JSON object
         if line.startswith("{"):
             json.loads(line)
+
+
+def test_a_request_still_waiting_when_the_grace_ends_is_settled_and_frees_its_hold(
+    spawn: Any, simulator: Any, tmp_path: Path
+) -> None:
+    """Past the grace period uvicorn cancels what is left. A non-streaming request waiting on a
+    slow upstream used to vanish: no usage row, and its hold and slot left behind."""
+    db = f"sqlite:///{tmp_path / 'cut.db'}"
+    seeded = seed(db, usd="1.00")
+    gw = spawn(database_url=db, upstream_base_url=simulator.base_url, shutdown_grace_s=1)
+    body = chat_body(simulate={"fault": "hang_after", "delay_s": 20})  # half the body, then a stall
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            with httpx.Client(timeout=30) as client:
+                outcome["status"] = client.post(
+                    gw.base_url + "/chat/completions",
+                    json=body,
+                    headers={"Authorization": f"Bearer {seeded.key}"},
+                ).status_code
+        except httpx.HTTPError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    time.sleep(1.0)  # the gateway is reading the stalled body by now
+    gw.signal(signal.SIGTERM)
+    assert gw.wait(30) == 0, gw.log()[-3000:]
+    thread.join(10)
+    assert outcome.get("status", 500) >= 500 or "error" in outcome  # not answered: the server stopped
+    rows = usage_rows(db, seeded.account_id)
+    assert [(r.status, r.output_tokens, r.charged_micros) for r in rows] == [("error", 0, 0)], gw.log()[
+        -3000:
+    ]
+    assert balance(db, seeded.account_id) == 1_000_000

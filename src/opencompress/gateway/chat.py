@@ -56,6 +56,15 @@ class PreparedChat:
     started: float
     created_at: float
     headers: dict[str, str] = field(default_factory=dict)
+    client_gone: bool = False
+    """The client disconnected before its answer; a cancellation that follows is settled as such."""
+
+    def note_client_gone(self) -> None:
+        self.client_gone = True
+
+    def abandoned(self) -> StreamTally:
+        """The tally of a request cancelled before anything reached the client."""
+        return StreamTally(status="client_disconnected" if self.client_gone else "error")
 
 
 def _response_headers(ctx: AppContext, prep: PreparedChat) -> dict[str, str]:
@@ -147,8 +156,9 @@ async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse
         if isinstance(exc, UpstreamStatusError):
             raise refusal_for_client(exc, operator_key=prep.upstream is ctx.default_upstream) from None
         raise
-    except BaseException:  # a bug or a cancellation: still give back the slot and the hold, then re-raise
-        await settle_request(ctx, prep, StreamTally(status="error"), charge_output=False)
+    except BaseException:  # a bug or a cancellation (client gone, shutdown): still settle, then re-raise
+        # In the background: a second cancellation of this task cannot interrupt it there.
+        ctx.background.spawn(settle_request(ctx, prep, prep.abandoned(), charge_output=False))
         raise
 
 
@@ -181,10 +191,11 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
 
     The charge is settled right after the answer, as it is after a stream: billing is bookkeeping
     the client should not wait for. The concurrency slot is given back before returning (so the
-    client's next request never meets its own finished one), the settle is spawned before the
-    body is handed to the server (so it runs whatever happens to the response), and the balance
-    stays held until its transaction commits, so no other request can spend the money meanwhile.
-    A failure to read the upstream is still settled (at zero) before the error is raised."""
+    client's next request never meets its own finished one), the settle is spawned before that
+    (so it runs whatever happens next, a cancellation included), and the balance stays held
+    until its transaction commits, so no other request can spend the money meanwhile. A failure
+    to read the upstream is still settled (at zero) before the error is raised; a cancellation
+    while reading (the client left, or shutdown) is settled in the background (nothing delivered)."""
     tally = StreamTally()
     try:
         payload = await response.read()
@@ -196,6 +207,9 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
             )
     except OpenCompressError as exc:
         await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
+        raise
+    except BaseException:  # a cancellation (client gone, shutdown) or a bug: nothing was delivered
+        ctx.background.spawn(settle_request(ctx, prep, prep.abandoned(), charge_output=False))
         raise
     finally:
         response.close()
@@ -221,8 +235,8 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
         body["usage"] = fixed_usage
         body["id"] = prep.request_id
         answer = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    ctx.background.spawn(settle_request(ctx, prep, tally, charge_output=True))  # first: nothing can stop it
     await ctx.limiter.release(prep.key.id, prep.request_id)
-    ctx.background.spawn(settle_request(ctx, prep, tally, charge_output=True))
     return answer
 
 
