@@ -27,6 +27,7 @@ from opencompress.accounts.usage import UsageService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
+from opencompress.http.cors import LlmApiCors
 from opencompress.http.errors import EXCEPTION_HANDLERS
 from opencompress.http.routes import admin, chat, compress, keys, meta, metrics, session, usage
 from opencompress.http.session_renewal import SessionCookieRenewal
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
             *dashboard.routes,
         ],
         middleware=[
+            Middleware(LlmApiCors),  # outermost: preflights end here, and error responses get the headers too
             Middleware(RequestObserver, metrics=gateway_metrics),
             Middleware(SessionCookieRenewal, ttl_s=settings.session_ttl_s),
         ],
