@@ -1,5 +1,9 @@
-"""Turns compression aliases the model echoed back into the original text, per choice and per
-tool-call index, in streams and in whole responses.
+"""Turns compression aliases the model echoed back into the original text, per choice, per text
+field and per tool-call index, in streams and in whole responses.
+
+Every text the model generates can echo an alias: ``content``, ``refusal``, the reasoning fields
+(``reasoning_content`` from DeepSeek/vLLM, ``reasoning`` from OpenRouter) and tool-call
+``arguments``. Each gets its own restorer, since a held alias prefix belongs to one field's text.
 
 Only used when a compression stage produced aliases; otherwise the relay skips it entirely.
 """
@@ -12,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opencompress.compression.restore import AliasRestorer
 
+TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+
 
 def _make(aliases: Mapping[str, str], *, json_escaped: bool = False) -> AliasRestorer:
     from opencompress.compression.restore import AliasRestorer
@@ -22,13 +28,13 @@ def _make(aliases: Mapping[str, str], *, json_escaped: bool = False) -> AliasRes
 class ResponseRestorer:
     def __init__(self, aliases: Mapping[str, str]) -> None:
         self._aliases = aliases
-        self._text: dict[int, AliasRestorer] = {}
+        self._text: dict[tuple[int, str], AliasRestorer] = {}
         self._args: dict[tuple[int, int], AliasRestorer] = {}
 
-    def _content(self, choice: int) -> AliasRestorer:
-        restorer = self._text.get(choice)
+    def _field(self, choice: int, name: str) -> AliasRestorer:
+        restorer = self._text.get((choice, name))
         if restorer is None:
-            restorer = self._text[choice] = _make(self._aliases)
+            restorer = self._text[(choice, name)] = _make(self._aliases)
         return restorer
 
     def _arguments(self, choice: int, tool: int) -> AliasRestorer:
@@ -43,9 +49,10 @@ class ResponseRestorer:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             return
-        content = delta.get("content")
-        if isinstance(content, str):
-            delta["content"] = self._content(index).feed(content)
+        for name in TEXT_FIELDS:
+            text = delta.get(name)
+            if isinstance(text, str):
+                delta[name] = self._field(index, name).feed(text)
         for call in delta.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
@@ -56,26 +63,40 @@ class ResponseRestorer:
             self._flush(index, delta)
 
     def _flush(self, index: int, delta: dict[str, Any]) -> None:
-        held = self._text.pop(index, None)
-        if held is not None:
-            rest = held.flush()
+        """Append what ``index``'s restorers still hold to ``delta`` and forget them."""
+        for key in [k for k in self._text if k[0] == index]:
+            rest = self._text.pop(key).flush()
             if rest:
-                delta["content"] = (delta.get("content") or "") + rest
+                delta[key[1]] = (delta.get(key[1]) or "") + rest
         for choice, tool in sorted(k for k in self._args if k[0] == index):
             rest = self._args.pop((choice, tool)).flush()
             if rest:
                 calls = delta.setdefault("tool_calls", [])
                 calls.append({"index": tool, "function": {"arguments": rest}})
 
+    def flush_all(self) -> list[dict[str, Any]]:
+        """The held text of every unfinished choice as streamed choices (``index``, ``delta``), for
+        a stream that ends without their finish (an error, or ``[DONE]`` with no ``finish_reason``):
+        a partly received alias is then sent as received rather than lost."""
+        indexes = sorted({k[0] for k in self._text} | {k[0] for k in self._args})
+        held: list[dict[str, Any]] = []
+        for index in indexes:
+            delta: dict[str, Any] = {}
+            self._flush(index, delta)
+            if delta:
+                held.append({"index": index, "delta": delta, "finish_reason": None})
+        return held
+
     def message(self, choice: dict[str, Any]) -> None:
         """Restore one non-streamed choice (``choice["message"]``) in place."""
         message = choice.get("message")
         if not isinstance(message, dict):
             return
-        content = message.get("content")
-        if isinstance(content, str):
-            restorer = _make(self._aliases)
-            message["content"] = restorer.feed(content) + restorer.flush()
+        for name in TEXT_FIELDS:
+            text = message.get(name)
+            if isinstance(text, str):
+                restorer = _make(self._aliases)
+                message[name] = restorer.feed(text) + restorer.flush()
         for call in message.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
