@@ -7,7 +7,8 @@ error event after a stream has started is built from the same attributes.
 
     OpenCompressError (500 internal_error)
     ├── InvalidRequestError (400 invalid_request_error)
-    │   └── PayloadTooLargeError (413)
+    │   ├── PayloadTooLargeError (413)
+    │   └── UnsupportedEncodingError (415: a Content-Encoding other than gzip)
     ├── AuthError (401 auth_error)
     ├── PermissionDeniedError (403 permission_error)
     ├── NotFoundError (404 not_found_error)
@@ -65,6 +66,11 @@ class InvalidRequestError(OpenCompressError):
 class PayloadTooLargeError(InvalidRequestError):
     status = 413
     default_code = "payload_too_large"
+
+
+class UnsupportedEncodingError(InvalidRequestError):
+    status = 415
+    default_code = "unsupported_content_encoding"
 
 
 class AuthError(OpenCompressError):

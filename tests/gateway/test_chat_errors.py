@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +285,9 @@ def test_the_operator_key_refused_upstream_is_a_502_not_the_clients_auth_error(
 
 
 def test_an_upstream_4xx_keeps_its_status_but_not_the_operators_ids(gateway: Gateway, key: str) -> None:
-    message = "Rate limit reached in organization org-AbCdEf123456, project proj_Zz9Yy8Xx7 (key sk-abc***xyz)."
+    message = (
+        "Rate limit reached in organization org-AbCdEf123456, project proj_Zz9Yy8Xx7 (key sk-abc***xyz)."
+    )
     body = {
         "model": "gpt-4o-mini",
         "messages": MESSAGES,
@@ -294,3 +298,40 @@ def test_an_upstream_4xx_keeps_its_status_but_not_the_operators_ids(gateway: Gat
     relayed = r.json()["error"]
     assert relayed["code"] == "rate_limit_exceeded"
     assert relayed["message"] == "Rate limit reached in organization org-***, project proj_*** (key sk-***)."
+
+
+def _post_encoded(gateway: Gateway, key: str, body: bytes, encoding: str) -> httpx.Response:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "content-type": "application/json",
+        "content-encoding": encoding,
+    }
+    return httpx.post(gateway.base_url + "/chat/completions", content=body, headers=headers, timeout=30)
+
+
+def test_a_gzip_body_is_inflated_and_answered(gateway: Gateway, key: str) -> None:
+    raw = json.dumps({"model": "gpt-4o-mini", "messages": MESSAGES}).encode()
+    r = _post_encoded(gateway, key, gzip.compress(raw), "gzip")
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"]
+
+
+def test_bad_or_unsupported_body_encodings_get_a_clear_error(gateway: Gateway, key: str) -> None:
+    raw = json.dumps({"model": "gpt-4o-mini", "messages": MESSAGES}).encode()
+    unsupported = _post_encoded(gateway, key, raw, "br")
+    assert unsupported.status_code == 415
+    assert _error(unsupported)["code"] == "unsupported_content_encoding"
+    broken = _post_encoded(gateway, key, gzip.compress(raw)[:-12], "gzip")
+    assert broken.status_code == 400 and _error(broken)["code"] == "invalid_content_encoding"
+    not_gzip = _post_encoded(gateway, key, raw, "gzip")
+    assert not_gzip.status_code == 400 and _error(not_gzip)["code"] == "invalid_content_encoding"
+    limit = gateway.settings.max_body_bytes
+    bomb = gzip.compress(b" " * (limit + 1))  # a few KB that inflate past the body limit
+    assert len(bomb) < limit // 100
+    too_big = _post_encoded(gateway, key, bomb, "gzip")
+    assert too_big.status_code == 413 and _error(too_big)["code"] == "payload_too_large"
+
+
+def test_an_empty_model_id_is_not_found(gateway: Gateway, key: str) -> None:
+    r = httpx.get(gateway.base_url + "/models/", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 404 and _error(r)["code"] == "model_not_found"
