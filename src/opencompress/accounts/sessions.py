@@ -14,17 +14,34 @@ recompute it from the cookie on every request, so nothing extra is stored, and i
 derived from anything in the database. Browsers send it back in ``X-CSRF-Token`` on
 state-changing requests; a cross-site page can neither read the cookie nor the token.
 
-Guessing: with a rate limiter, each email gets :data:`LOGIN_ATTEMPTS_PER_MINUTE` sign-in attempts
-per minute (successful ones included), shared across replicas when the limiter is Redis-backed;
-the limiter key is a hash of the email, so no address is stored in it.
+Guessing: with a rate limiter (in-process, or Redis-backed and then shared across replicas), two
+budgets apply to sign-in attempts, successful ones included:
+
+- each (email, client address) pair gets :data:`LOGIN_ATTEMPTS_PER_MINUTE` per minute. Per pair,
+  not per email: someone guessing at an email from their own address cannot lock its owner out,
+  whose attempts come from another address;
+- each client address gets :data:`LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE` per minute across all
+  emails. Every attempt costs an argon2 hash (~0.1 s of CPU, 64 MiB), so spraying many emails
+  from one address is what this budget stops. An attempt that the pair budget refuses still
+  counts here, so an address that keeps hammering one email is slowed down everywhere.
+
+The client address is what the HTTP layer reports for the connection (uvicorn takes it from
+``X-Forwarded-For`` only when the peer is a trusted proxy, by default one on loopback). A caller
+with no address (``client=None``) gets the per-email budget alone, and so does a loopback peer
+(``127.0.0.1``, ``::1``): that is a reverse proxy on the same host that did not pass the client's
+address on, or a local process, and one address budget shared by every user behind such a proxy
+would let one person lock everyone out. The limiter keys are hashes, so neither an email nor an
+address is stored in them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -39,7 +56,26 @@ SESSION_COOKIE = "oc_session"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_TOKEN_LENGTH = 128
 LOGIN_ATTEMPTS_PER_MINUTE = 10
+"""Sign-in attempts per minute for one email from one client address."""
+LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE = 30
+"""Sign-in attempts per minute from one client address, all emails together: three full per-email
+budgets, so a few people behind one NAT can still mistype, while one address spraying emails
+costs the server at most ~3 s of hashing per minute."""
 _CSRF_LABEL = b"opencompress-csrf-v1"
+
+
+def _digest(text: str) -> str:
+    """A limiter key part that does not store the email or address it stands for."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # not an IP address (a unix socket path, a test client's name)
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None  # ::ffff:127.0.0.1
+    return (mapped or ip).is_loopback
 
 
 def new_session_token() -> str:
@@ -81,6 +117,22 @@ class ActiveSession:
 _BAD_LOGIN = "Invalid email or password."
 
 
+async def _take_slot(
+    limiter: RateLimiter, slots: contextlib.AsyncExitStack, bucket: str, per_minute: int, scope: str
+) -> None:
+    """Count one sign-in attempt against ``bucket`` (its slot is released when ``slots`` closes),
+    or raise the 429."""
+    lease = secrets.token_hex(8)
+    decision = await limiter.acquire(bucket, Limits(rpm=per_minute, concurrency=per_minute), lease)
+    if not decision.allowed:
+        raise RateLimitError(
+            f"Too many sign-in attempts {scope}. Retry after {decision.retry_after_s:.0f}s.",
+            retry_after=decision.retry_after_s,
+            code="too_many_sign_in_attempts",
+        )
+    slots.push_async_callback(limiter.release, bucket, lease)
+
+
 class SessionService:
     def __init__(
         self,
@@ -95,29 +147,32 @@ class SessionService:
         self._limiter = limiter
         self._clock = clock
 
-    async def sign_in(self, email: str, password: str) -> ActiveSession:
+    async def sign_in(self, email: str, password: str, *, client: str | None = None) -> ActiveSession:
         """A new session for valid credentials; one generic ``AuthError`` for every failure (unknown
         email, wrong password, account without a password), with the same hashing work.
-        ``RateLimitError`` (429) after too many attempts for one email."""
+        ``RateLimitError`` (429) after too many attempts for one email from ``client`` (the
+        caller's network address), or from ``client`` across all emails (see the module doc)."""
         if not isinstance(email, str) or not isinstance(password, str):
             raise AuthError(_BAD_LOGIN, code="invalid_credentials")
         clean_email = email.strip().lower()
-        if self._limiter is None:
+        limiter = self._limiter
+        if limiter is None:
             return await self._sign_in(clean_email, password)
-        bucket = "login:" + hashlib.sha256(clean_email.encode("utf-8")).hexdigest()[:32]
-        lease = secrets.token_hex(8)
-        limits = Limits(rpm=LOGIN_ATTEMPTS_PER_MINUTE, concurrency=LOGIN_ATTEMPTS_PER_MINUTE)
-        decision = await self._limiter.acquire(bucket, limits, lease)
-        if not decision.allowed:
-            raise RateLimitError(
-                f"Too many sign-in attempts for this email. Retry after {decision.retry_after_s:.0f}s.",
-                retry_after=decision.retry_after_s,
-                code="too_many_sign_in_attempts",
+        async with contextlib.AsyncExitStack() as slots:
+            if client is not None and not _is_loopback(client):
+                # The address budget first: a sprayed email then never gets a limiter key at all.
+                await _take_slot(
+                    limiter,
+                    slots,
+                    "login-client:" + _digest(client),
+                    LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE,
+                    "from this address",
+                )
+            pair = clean_email if client is None else f"{clean_email}\n{client}"
+            await _take_slot(
+                limiter, slots, "login:" + _digest(pair), LOGIN_ATTEMPTS_PER_MINUTE, "for this email"
             )
-        try:
             return await self._sign_in(clean_email, password)
-        finally:
-            await self._limiter.release(bucket, lease)
 
     async def _sign_in(self, email: str, password: str) -> ActiveSession:
         account = await self.storage.get_account_by_email(email)

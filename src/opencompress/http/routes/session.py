@@ -25,7 +25,8 @@ async def login(request: Request) -> JSONResponse:
     if not email or not password:
         raise InvalidRequestError("Send email and password.", param="email" if not email else "password")
     ctx = context(request)
-    active = await ctx.sessions.sign_in(email, password)
+    address = request.client.host if request.client else None  # throttling is per address too
+    active = await ctx.sessions.sign_in(email, password, client=address)
     response = respond(
         {
             "account": account_json(active.account),
