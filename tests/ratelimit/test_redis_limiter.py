@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -235,3 +237,41 @@ def test_open_rate_limiter_picks_the_backend(redis_url: str) -> None:
     chosen = open_rate_limiter(redis_url)
     assert isinstance(chosen, FallbackRateLimiter) and isinstance(chosen.primary, RedisRateLimiter)
     asyncio.run(chosen.close())
+
+
+def test_a_hung_redis_is_probed_by_one_request_at_a_time() -> None:
+    """Against a hung (not dead) server a probe waits a socket timeout; the requests that arrive
+    meanwhile used to probe too, each waiting as long."""
+    try:
+        server_cm = redis_server()
+        server = server_cm.__enter__()
+    except ServiceMissing as exc:
+        missing_service(str(exc))
+    primary = RedisRateLimiter(server.url, key_prefix="hung:", socket_timeout_s=0.3)
+    limiter = FallbackRateLimiter(primary, MemoryRateLimiter(), probe_interval_s=0.5)
+    limits = Limits(rpm=1000, concurrency=100)
+
+    async def timed(lease: str) -> float:
+        started = time.monotonic()
+        assert (await limiter.acquire("k", limits, lease)).allowed
+        return time.monotonic() - started
+
+    async def body() -> list[float]:
+        assert (await limiter.acquire("k", limits, "before")).allowed
+        assert server._proc is not None
+        os.kill(server._proc.pid, signal.SIGSTOP)
+        try:
+            await timed("detects")  # this one finds out (a socket timeout or two)
+            assert limiter.degraded
+            await asyncio.sleep(0.6)  # a probe is due
+            return await asyncio.gather(*(timed(f"during-{i}") for i in range(10)))
+        finally:
+            os.kill(server._proc.pid, signal.SIGCONT)
+            await limiter.close()
+
+    try:
+        waits = asyncio.run(body())
+    finally:
+        server_cm.__exit__(None, None, None)
+    slow = [w for w in waits if w > 0.2]
+    assert len(slow) <= 1, f"only the probing request may wait on the hung server: {waits}"

@@ -3,9 +3,11 @@
 The documented behaviour for "Redis down" is *fall back to local limits with a warning*: a rate
 limiter outage must not take the gateway down with it, but the operator must hear about it once,
 not once per request. While the primary is down, acquires go to the fallback (per-process limits,
-so N replicas admit up to N× the limit) and the primary is probed again at most every
-``probe_interval_s`` so an outage costs no per-request latency; the first acquire the primary
-answers again ends the outage (logged at INFO).
+so N replicas admit up to N× the limit, on top of what was in flight when the outage began; and a
+primary that comes back empty starts its windows afresh). The primary is probed again by at most
+one acquire every ``probe_interval_s``: only that request waits on the probe (against a hung
+server, up to its socket timeout), every other one goes straight to the fallback. The first
+acquire the primary answers again ends the outage (logged at INFO).
 
 A lease is released where it was taken: the fallback remembers its own, and a lease taken on the
 primary whose release fails simply expires there (the primary's leases have a TTL).
@@ -63,6 +65,10 @@ class FallbackRateLimiter:
     async def acquire(self, key_id: str, limits: Limits, lease_id: str) -> Decision:
         now = self._clock()
         if self._down_since is None or now >= self._next_probe:
+            if self._down_since is not None:
+                # One probe at a time: against a hung server it waits a socket timeout, and the
+                # requests arriving meanwhile must not each wait on a probe of their own.
+                self._next_probe = now + self._probe_interval_s
             try:
                 decision = await self.primary.acquire(key_id, limits, lease_id)
             except RateLimiterUnavailable as exc:
