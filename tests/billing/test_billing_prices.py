@@ -54,7 +54,8 @@ def test_shipped_prices(model: str, expected: ModelPrice) -> None:
         ("meta-llama/llama-3.1-70b-instruct", "llama-3.1-70b"),
         ("llama-3.1-70b-versatile", "llama-3.1-70b"),
         ("gpt-4-0613", "gpt-4"),
-        ("chatgpt-4o-latest", "gpt-4o"),
+        ("chatgpt-4o-latest", "chatgpt-4o-latest"),  # twice gpt-4o's price: its own entry
+        ("openai/gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),  # the dearer snapshot, not gpt-4o
         ("gemma2-9b-it", "gemma2-9b-it"),
     ],
 )

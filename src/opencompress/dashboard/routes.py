@@ -94,7 +94,8 @@ async def login_submit(request: Request) -> Response:
         return _login_page(request, next_url=HOME, error=exc.message, status=exc.status)
     email, next_url = form.get("email", "").strip(), safe_next(form.get("next"))
     try:
-        active = await ctx.sessions.sign_in(email, form.get("password", ""))
+        client = request.client.host if request.client else None
+        active = await ctx.sessions.sign_in(email, form.get("password", ""), client=client)
     except (AuthError, RateLimitError) as exc:  # 401 wrong credentials, 429 too many attempts
         return _login_page(request, next_url=next_url, email=email, error=exc.message, status=exc.status)
     response = see_other(next_url)
