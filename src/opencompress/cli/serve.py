@@ -25,9 +25,15 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, help="Port (default OPENCOMPRESS_PORT or 8080)"),
     ) -> None:
         """Run the gateway. With an empty database it creates the schema (and, in dev mode, a demo key)."""
+        from opencompress.billing.prices import PriceTable
         from opencompress.http.app import create_app
 
-        settings = Settings.load()
+        try:  # a bad setting or prices file: one line naming it, not a traceback from startup
+            settings = Settings.load()
+            PriceTable.load(settings)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
         settings = settings.replace(host=host or settings.host, port=port or settings.port)
         configure_logging(settings.log_level, settings.log_format)
         # uvicorn handles SIGTERM itself (stop accepting, let in-flight streams finish for up to
