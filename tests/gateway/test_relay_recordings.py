@@ -2,7 +2,8 @@
 
 Each recording is a shape some provider really sends: tool-call argument deltas, parallel calls,
 n=3 interleaving, Groq's ``x_groq.usage``, vLLM's per-chunk cumulative usage, OpenRouter comment
-lines, a mid-stream error. The client must get OpenAI's format with usage exactly once.
+lines, a mid-stream error. The client must get OpenAI's format with usage exactly once, and every
+top-level field the upstream sent.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def key(gateway: Gateway) -> str:
 
 
 def _events(text: str) -> list[str]:
-    return [e.removeprefix("data: ") for e in text.split("\n\n") if e.strip()]
+    """The ``data:`` payloads of an answer; SSE comments (keep-alives) are not events."""
+    decoder = SSEDecoder()
+    return [e.data for e in decoder.feed(text.encode()) + decoder.close()]
 
 
 def _recorded_chunks(name: str) -> list[dict[str, Any]]:
@@ -49,9 +52,10 @@ def _recorded_chunks(name: str) -> list[dict[str, Any]]:
 
 
 def _relay(
-    gateway: Gateway, key: str, name: str, **extra: Any
+    gateway: Gateway, key: str, name: str, simulate_extra: dict[str, Any] | None = None, **extra: Any
 ) -> tuple[httpx.Response, list[dict[str, Any]]]:
-    body = {"model": "gpt-4o", "messages": MESSAGES, "stream": True, "simulate": {"replay": name}, **extra}
+    simulate = {"replay": name, **(simulate_extra or {})}
+    body = {"model": "gpt-4o", "messages": MESSAGES, "stream": True, "simulate": simulate, **extra}
     with httpx.Client(timeout=30) as c:
         r = c.post(
             gateway.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
@@ -129,11 +133,26 @@ def test_complete_recordings_relay_content_and_usage_once(
     if recorded_usage:
         assert with_usage[0]["usage"]["completion_tokens"] == recorded_usage["completion_tokens"]
         assert with_usage[0]["usage"]["prompt_tokens"] == recorded_usage["prompt_tokens"]
+    for field in ("object", "created", "model", "system_fingerprint", "service_tier"):
+        if field in recorded[-1]:  # every top-level field the upstream sent is kept, usage chunk included
+            assert with_usage[0][field] == recorded[-1][field], field
+    if include_usage and "usage" in recorded[0]:  # OpenAI's "usage": null on every other chunk stays
+        assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+    if not include_usage:
+        assert all("usage" not in c for c in chunks if c is not with_usage[0])
 
 
-def test_openrouter_comments_are_skipped_and_truncation_reported(gateway: Gateway, key: str) -> None:
-    r, chunks = _relay(gateway, key, "openrouter/chat_stream_processing_comments_partial.sse")
+def test_openrouter_comments_become_keep_alives_and_truncation_is_reported(
+    gateway: Gateway, key: str
+) -> None:
+    r, chunks = _relay(
+        gateway,
+        key,
+        "openrouter/chat_stream_processing_comments_partial.sse",
+        simulate_extra={"latency_s": 0.05},
+    )
     assert "OPENROUTER PROCESSING" not in r.text
+    assert r.text.startswith(": keep-alive\n\n"), "the queued request shows the client it is alive"
     assert _text(chunks[:-1]) == _text(
         _recorded_chunks("openrouter/chat_stream_processing_comments_partial.sse")
     )

@@ -7,59 +7,40 @@ decoder and relay cases that need a precise network chunking drive them directly
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from opencompress.gateway.restore import ResponseRestorer
+from opencompress.gateway.stream import ChatStreamRelay, StreamTally
 from opencompress.simulator import default_recordings_dir
 from opencompress.wire.sse import SSEDecoder, SSEEvent
 from support.gateway import Gateway, Seeded
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 ROOT = "/home/runner/work/projects/opencompress_demo/src/package"
-HEAD = {
-    "id": "chatcmpl-x",
-    "object": "chat.completion.chunk",
-    "created": 1,
-    "model": "gpt-4o-mini",
-}
+HEAD = {"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
 USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 WIRE = default_recordings_dir()
 
 
-def chunk(
-    delta: dict[str, Any] | None = None, finish: str | None = None, **top: Any
-) -> str:
+def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **top: Any) -> str:
     """One upstream ``data:`` event (with its blank line) for choice 0."""
-    choice = {
-        "index": 0,
-        "delta": delta or {},
-        "logprobs": None,
-        "finish_reason": finish,
-    }
-    return (
-        "data: "
-        + json.dumps({**HEAD, **top, "choices": [choice]}, ensure_ascii=False)
-        + "\n\n"
-    )
+    choice = {"index": 0, "delta": delta or {}, "logprobs": None, "finish_reason": finish}
+    return "data: " + json.dumps({**HEAD, **top, "choices": [choice]}, ensure_ascii=False) + "\n\n"
 
 
 def usage_chunk(usage: dict[str, Any] = USAGE, **top: Any) -> str:
-    return (
-        "data: " + json.dumps({**HEAD, **top, "choices": [], "usage": usage}) + "\n\n"
-    )
+    return "data: " + json.dumps({**HEAD, **top, "choices": [], "usage": usage}) + "\n\n"
 
 
-ANSWER = (
-    chunk({"role": "assistant", "content": ""})
-    + chunk({"content": "Hello there."})
-    + chunk({}, "stop")
-)
+ANSWER = chunk({"role": "assistant", "content": ""}) + chunk({"content": "Hello there."}) + chunk({}, "stop")
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +66,7 @@ def post(
         body["stream_options"] = {"include_usage": True}
     with httpx.Client(timeout=30) as c:
         r = c.post(
-            gateway.base_url + "/chat/completions",
-            json=body,
-            headers={"Authorization": f"Bearer {key}"},
+            gateway.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
         )
     assert r.status_code == 200, r.text
     return r
@@ -104,16 +83,18 @@ def chunks_of(text: str) -> list[dict[str, Any]]:
 
 
 def delivered(chunks: list[dict[str, Any]], field: str = "content") -> str:
-    return "".join(
-        (c.get("delta") or {}).get(field) or ""
-        for ch in chunks
-        for c in ch.get("choices") or []
-    )
+    return "".join((c.get("delta") or {}).get(field) or "" for ch in chunks for c in ch.get("choices") or [])
 
 
-def row_status(gateway: Gateway, seeded: Seeded, request_id: str) -> str:
-    rows = {r.request_id: r for r in gateway.usage(seeded.account_id)}
-    return str(rows[request_id].status)
+def usage_row(gateway: Gateway, seeded: Seeded, request_id: str) -> Any:
+    """The request's usage row. The settle is spawned once the server has finished the response,
+    which can be a moment after the client read its end, so wait for the row to appear."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = {row.request_id: row for row in gateway.usage(seeded.account_id)}
+        if request_id in rows or time.monotonic() > deadline:
+            return rows[request_id]
+        time.sleep(0.01)
 
 
 def assert_one_error_at_end(r: httpx.Response) -> dict[str, Any]:
@@ -124,18 +105,46 @@ def assert_one_error_at_end(r: httpx.Response) -> dict[str, Any]:
     return dict(errors[0]["error"])
 
 
+# 1. End of stream ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["data: [DONE]", "data: [DONE]\n", "data: [DONE]\r", "data: [DONE]\r\n"])
+def test_done_without_its_blank_line_ends_a_complete_stream(
+    gateway: Gateway, seeded: Seeded, tail: str
+) -> None:
+    r = post(gateway, seeded.key, ANSWER + usage_chunk() + tail, include_usage=True)
+    assert r.text.endswith("data: [DONE]\n\n")
+    chunks = chunks_of(r.text)
+    assert not any("error" in c for c in chunks)
+    assert delivered(chunks) == "Hello there."
+    assert chunks[-1]["usage"]["completion_tokens"] == 3
+    assert usage_row(gateway, seeded, r.headers["x-request-id"]).status == "ok"
+
+
+def test_a_last_event_without_its_blank_line_is_still_delivered(gateway: Gateway, seeded: Seeded) -> None:
+    """No ``[DONE]``: the stream is incomplete, but the last content the upstream sent is relayed."""
+    last = chunk({"content": " The end."}).rstrip("\n")
+    r = post(gateway, seeded.key, ANSWER.rsplit("data: ", 1)[0] + last)
+    error = assert_one_error_at_end(r)
+    assert error["code"] == "upstream_incomplete_stream"
+    assert delivered(chunks_of(r.text)) == "Hello there. The end."
+
+
+def test_a_last_event_cut_off_mid_json_is_an_incomplete_stream(gateway: Gateway, seeded: Seeded) -> None:
+    r = post(gateway, seeded.key, ANSWER.rsplit("data: ", 1)[0] + chunk({"content": "x"})[:40])
+    assert assert_one_error_at_end(r)["code"] == "upstream_incomplete_stream"
+
+
 # 2. Line endings --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ending", ["\r", "\r\n"])
-def test_cr_and_crlf_line_endings_relay_like_lf(
-    gateway: Gateway, seeded: Seeded, ending: str
-) -> None:
+def test_cr_and_crlf_line_endings_relay_like_lf(gateway: Gateway, seeded: Seeded, ending: str) -> None:
     upstream = (ANSWER + usage_chunk() + "data: [DONE]\n\n").replace("\n", ending)
     r = post(gateway, seeded.key, upstream, include_usage=True)
     assert r.text.endswith("data: [DONE]\n\n")
     assert delivered(chunks_of(r.text)) == "Hello there."
-    assert row_status(gateway, seeded, r.headers["x-request-id"]) == "ok"
+    assert usage_row(gateway, seeded, r.headers["x-request-id"]).status == "ok"
 
 
 STREAM = (
@@ -155,16 +164,12 @@ EXPECTED = [
 
 
 @pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
-def test_decoder_gives_the_same_events_wherever_the_stream_is_split(
-    ending: bytes,
-) -> None:
+def test_decoder_gives_the_same_events_wherever_the_stream_is_split(ending: bytes) -> None:
     """Every split point, including inside a UTF-8 sequence, the byte-order mark and a ``\\r\\n``."""
     stream = STREAM.replace(b"\n", ending)
     for cut in range(len(stream) + 1):
         decoder = SSEDecoder()
-        events = (
-            decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) + decoder.close()
-        )
+        events = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:]) + decoder.close()
         assert events == EXPECTED, cut
         assert decoder.comment
 
@@ -188,20 +193,202 @@ def test_decoder_work_is_linear_in_the_bytes_fed() -> None:
     assert time.perf_counter() - start < 1.0
 
 
+# 3. Error signals ---------------------------------------------------------------------------------
+
+
+ERROR_STREAMS = {
+    "event_error_without_error_key": chunk({"role": "assistant", "content": "Hel"})
+    + 'event: error\ndata: {"message":"Overloaded","code":529}\n\n'
+    + "data: [DONE]\n\n",
+    "event_error_anthropic_shape": chunk({"role": "assistant", "content": "Hel"})
+    + 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Overloaded"}}\n\n',
+    "openrouter_error_chunk_with_choices": chunk({"role": "assistant", "content": "Hel"})
+    + chunk({"content": ""}, "error", error={"code": "server_error", "message": "Overloaded"})
+    + "data: [DONE]\n\n",
+}
+
+
+@pytest.mark.parametrize("name", list(ERROR_STREAMS))
+def test_upstream_error_signals_end_the_stream_with_one_error_event(
+    gateway: Gateway, seeded: Seeded, name: str
+) -> None:
+    r = post(gateway, seeded.key, ERROR_STREAMS[name], include_usage=True)
+    error = assert_one_error_at_end(r)
+    assert "Overloaded" in error["message"] and error["code"] == "upstream_stream_error"
+    chunks = chunks_of(r.text)
+    assert delivered(chunks) == "Hel"
+    assert not any(c.get("usage") for c in chunks), "no usage of the gateway's making on a broken stream"
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
+    row = usage_row(gateway, seeded, r.headers["x-request-id"])
+    assert row.status == "upstream_error"
+    assert row.output_tokens > 0 and row.charged_micros > 0, "billed for what was delivered"
+    with pytest.raises(openai.APIError, match="Overloaded"):
+        for _ in gateway.client(seeded.key).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+            extra_body={"simulate": {"fault": "garbage", "body": ERROR_STREAMS[name]}},
+        ):
+            pass
+
+
+def test_an_error_key_set_to_null_is_not_an_error(gateway: Gateway, seeded: Seeded) -> None:
+    r = post(
+        gateway, seeded.key, chunk({"content": "ok"}, error=None) + chunk({}, "stop") + "data: [DONE]\n\n"
+    )
+    assert r.text.endswith("data: [DONE]\n\n") and delivered(chunks_of(r.text)) == "ok"
+
+
+# 4. Keep-alive comments --------------------------------------------------------------------------
+
+
+class Upstream:
+    """A stand-in for :class:`UpstreamResponse` that yields the given network reads."""
+
+    def __init__(self, reads: Sequence[bytes]) -> None:
+        self._reads = reads
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for read in self._reads:
+            yield read
+
+
+def relay(
+    reads: Sequence[str | bytes], *, include_usage: bool = False, aliases: dict[str, str] | None = None
+) -> tuple[list[bytes], StreamTally]:
+    tally = StreamTally()
+    stream = ChatStreamRelay(
+        response=Upstream([r.encode() if isinstance(r, str) else r for r in reads]),  # type: ignore[arg-type]
+        request_id="gen-test",
+        client_wants_usage_chunk=include_usage,
+        restorer=ResponseRestorer(aliases) if aliases else None,
+        fallback_prompt_tokens=5,
+        tally=tally,
+    )
+
+    async def run() -> list[bytes]:
+        return [out async for out in stream]
+
+    return asyncio.run(run()), tally
+
+
+def test_upstream_comments_become_keep_alive_comments_before_any_data() -> None:
+    sent, tally = relay(
+        [": OPENROUTER PROCESSING\n\n", ": OPENROUTER PROCESSING\n\n", ANSWER, "data: [DONE]\n\n"]
+    )
+    assert sent[:2] == [b": keep-alive\n\n"] * 2
+    assert b"OPENROUTER" not in b"".join(sent)
+    assert tally.status == "ok" and b"".join(sent).endswith(b"data: [DONE]\n\n")
+
+
+def test_a_comment_in_a_read_that_also_brings_data_adds_nothing() -> None:
+    sent, _ = relay([": ping\n\n" + ANSWER + "data: [DONE]\n\n"])
+    assert b"keep-alive" not in b"".join(sent)
+
+
+def test_keep_alive_reaches_the_client_while_the_upstream_is_queued(gateway: Gateway, seeded: Seeded) -> None:
+    if WIRE is None:
+        pytest.skip("../shared/data/wire is absent")
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "stream": True,
+        "simulate": {"replay": "openrouter/chat_stream_processing_comments_partial.sse", "latency_s": 0.05},
+    }
+    headers = {"Authorization": f"Bearer {seeded.key}"}
+    with (
+        httpx.Client(timeout=30) as c,
+        c.stream("POST", gateway.base_url + "/chat/completions", json=body, headers=headers) as r,
+    ):
+        reads = list(r.iter_raw())
+    first, rest = reads[0], b"".join(reads[1:])
+    assert first.startswith(b": keep-alive\n\n"), reads[:3]
+    assert b"OPENROUTER" not in first + rest and b"data: " in rest
+    # and the SDK never sees a comment as data: it parses every chunk, then raises on the truncation
+    got: list[str] = []
+    with pytest.raises(openai.APIError):
+        for part in gateway.client(seeded.key).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+            extra_body={"simulate": body["simulate"]},
+        ):
+            got.append(part.choices[0].delta.content or "")
+    assert "".join(got) == "\u4e9a"
+
+
+# 5. Top-level fields and per-chunk usage -----------------------------------------------------------
+
+
+FIELDS = {"service_tier": "default", "system_fingerprint": "fp_51e1070cf2", "obfuscation": "Zx9"}
+
+
+def fielded_stream(*, per_chunk_usage: Any) -> str:
+    extra = {**FIELDS, "usage": per_chunk_usage}
+    return (
+        chunk({"role": "assistant", "content": ""}, **extra)
+        + chunk({"content": "Hello there."}, **extra)
+        + chunk({}, "stop", **extra)
+        + usage_chunk(**FIELDS)
+        + "data: [DONE]\n\n"
+    )
+
+
+def test_usage_chunk_keeps_the_upstreams_top_level_fields(gateway: Gateway, seeded: Seeded) -> None:
+    r = post(gateway, seeded.key, fielded_stream(per_chunk_usage=None), include_usage=True)
+    last = chunks_of(r.text)[-1]
+    assert last["choices"] == [] and last["usage"]["total_tokens"] == 14
+    assert {k: last[k] for k in FIELDS} == FIELDS
+    assert last["id"] == r.headers["x-request-id"] and last["object"] == "chat.completion.chunk"
+    with gateway.client(seeded.key).chat.completions.stream(
+        model="gpt-4o-mini",
+        messages=MESSAGES,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
+        extra_body={"simulate": {"fault": "garbage", "body": fielded_stream(per_chunk_usage=None)}},
+    ) as stream:
+        final = stream.get_final_completion()
+    assert final.system_fingerprint == "fp_51e1070cf2" and final.service_tier == "default"
+    assert final.usage is not None and final.usage.completion_tokens == 3
+
+
+@pytest.mark.parametrize(
+    "per_chunk_usage", [None, {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}]
+)
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_per_chunk_usage_is_null_when_asked_for_and_absent_otherwise(
+    gateway: Gateway, seeded: Seeded, per_chunk_usage: Any, include_usage: bool
+) -> None:
+    r = post(
+        gateway, seeded.key, fielded_stream(per_chunk_usage=per_chunk_usage), include_usage=include_usage
+    )
+    chunks = chunks_of(r.text)
+    counted = [c["usage"] for c in chunks if c.get("usage")]
+    assert len(counted) == 1 and counted[0]["completion_tokens"] == 3, "usage arrives once, the final one"
+    if include_usage:
+        assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+    else:
+        assert (
+            all("usage" not in c for c in chunks[:-1]) and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+        )
+
+
+def test_a_usage_object_without_openai_keys_is_not_adopted(gateway: Gateway, seeded: Seeded) -> None:
+    upstream = ANSWER + usage_chunk({"output_tokens": 240}) + "data: [DONE]\n\n"
+    r = post(gateway, seeded.key, upstream, include_usage=True)
+    usage = chunks_of(r.text)[-1]["usage"]
+    assert "output_tokens" not in usage
+    assert usage["completion_tokens"] == 3  # "Hello there." in o200k, the gateway's own count
+    row = usage_row(gateway, seeded, r.headers["x-request-id"])
+    assert row.output_tokens == 3
+
+
 # 6. Alias restoration ------------------------------------------------------------------------------
 
 
 def alias_messages() -> list[dict[str, Any]]:
     """A conversation the balanced level compresses with one alias, ``§AA`` for :data:`ROOT`."""
-    output = "\n".join(
-        f"{ROOT}/mod_{c}.py: warning: something long happened here"
-        for c in "abcdefghijkl"
-    )
-    call = {
-        "id": "call_1",
-        "type": "function",
-        "function": {"name": "run", "arguments": "{}"},
-    }
+    output = "\n".join(f"{ROOT}/mod_{c}.py: warning: something long happened here" for c in "abcdefghijkl")
+    call = {"id": "call_1", "type": "function", "function": {"name": "run", "arguments": "{}"}}
     return [
         {"role": "user", "content": "Fix the tests please."},
         {"role": "assistant", "content": None, "tool_calls": [call]},
@@ -209,9 +396,7 @@ def alias_messages() -> list[dict[str, Any]]:
     ]
 
 
-def test_refusal_and_reasoning_are_alias_restored(
-    gateway: Gateway, seeded: Seeded
-) -> None:
+def test_refusal_and_reasoning_are_alias_restored(gateway: Gateway, seeded: Seeded) -> None:
     upstream = (
         chunk({"role": "assistant", "content": None, "refusal": ""})
         + chunk({"reasoning_content": "look at \u00a7A"})
@@ -231,12 +416,7 @@ def test_refusal_and_reasoning_are_alias_restored(
 
 def test_non_streamed_refusal_is_alias_restored() -> None:
     choice = {
-        "message": {
-            "role": "assistant",
-            "content": None,
-            "refusal": "no \u00a7AA",
-            "reasoning": "\u00a7AA",
-        }
+        "message": {"role": "assistant", "content": None, "refusal": "no \u00a7AA", "reasoning": "\u00a7AA"}
     }
     ResponseRestorer({"\u00a7AA": ROOT}).message(choice)
     assert choice["message"] == {
@@ -245,3 +425,44 @@ def test_non_streamed_refusal_is_alias_restored() -> None:
         "refusal": f"no {ROOT}",
         "reasoning": ROOT,
     }
+
+
+def test_a_broken_stream_sends_the_held_alias_prefix_before_its_error(
+    gateway: Gateway, seeded: Seeded
+) -> None:
+    upstream = (
+        chunk({"role": "assistant", "content": ""})
+        + chunk({"content": "See \u00a7A"})
+        + 'data: {"error": {"message": "boom", "type": "server_error"}}\n\n'
+    )
+    r = post(gateway, seeded.key, upstream, messages=alias_messages())
+    assert_one_error_at_end(r)
+    assert delivered(chunks_of(r.text)) == "See \u00a7A"
+
+
+def test_held_text_of_a_choice_that_never_finished_is_sent_before_done() -> None:
+    reads = [chunk({"content": "See \u00a7A"}), "data: [DONE]\n\n"]
+    sent, tally = relay(reads, aliases={"\u00a7AA": ROOT})
+    assert tally.status == "ok"
+    assert delivered(chunks_of(b"".join(sent).decode())) == "See \u00a7A"
+
+
+# 7. Usage on broken streams -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_a_broken_stream_carries_no_usage_of_the_gateways_making(include_usage: bool) -> None:
+    sent, tally = relay([ANSWER], include_usage=include_usage)
+    chunks = chunks_of(b"".join(sent).decode())
+    assert chunks[-1]["error"]["code"] == "upstream_incomplete_stream"
+    assert not any(c.get("usage") for c in chunks)
+    assert delivered(chunks) == "Hello there." and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert tally.status == "upstream_error" and tally.output_tokens() == 3
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_a_broken_stream_still_relays_the_usage_the_upstream_sent(include_usage: bool) -> None:
+    sent, _ = relay([ANSWER + usage_chunk()], include_usage=include_usage)
+    chunks = chunks_of(b"".join(sent).decode())
+    assert chunks[-1]["error"]["code"] == "upstream_incomplete_stream"
+    assert [c["usage"] for c in chunks if c.get("usage")] == [USAGE]

@@ -5,15 +5,27 @@ chunk that must wait for usage. Usage placement follows the contract:
 
 * the gateway always asks the upstream for usage (``stream_options.include_usage``);
 * the client asked for it too → exactly one usage-only chunk (``choices: []``) before
-  ``[DONE]``; per-chunk usage (vLLM's continuous usage) is removed so clients that sum usage
+  ``[DONE]``, with every top-level field the upstream put on its own usage chunk
+  (``system_fingerprint``, ``service_tier``…); other chunks keep OpenAI's ``"usage": null``, and
+  per-chunk usage values (vLLM's continuous usage) become ``null`` so clients that sum usage
   count it once;
 * the client did not → the last chunk carrying a ``finish_reason`` also carries ``usage``;
 * no usage from the upstream (Groq puts it in ``x_groq.usage``; some send none) → read it where
-  the provider put it, else count the relayed deltas with o200k.
+  the provider put it, else count the relayed deltas with o200k. A ``usage`` object without
+  OpenAI's ``prompt_tokens``/``completion_tokens`` (an Anthropic-style ``output_tokens``) is not
+  usage in this API: it is ignored, so the gateway's own counts are billed and sent.
 
-After the first byte has gone out, any upstream failure (error event, dropped connection,
-timeout, garbage, a stream that ends without ``[DONE]``) becomes exactly one
-``data: {"error": …}`` event and the stream ends.
+After the first byte has gone out, any upstream failure (an ``event: error`` event, a chunk
+with a top-level ``error`` object — OpenRouter's mid-stream error also carries
+``finish_reason: "error"`` —, a dropped connection, a timeout, garbage, a stream that ends
+without ``[DONE]``) becomes exactly one ``data: {"error": …}`` event and the stream ends. Text the
+alias restorer still holds is sent first; usage is sent only if the upstream had already sent
+its final usage (OpenAI sends none on a broken stream, and the gateway makes none up).
+
+Upstream SSE comments (OpenRouter's ``: OPENROUTER PROCESSING`` while a request is queued) are
+passed on as one ``: keep-alive`` comment per network read that brought nothing else, so idle
+timers in clients and proxies do not cut a queued request. A fixed text, not the upstream's:
+it names no provider, and needs no re-encoding or validation.
 """
 
 from __future__ import annotations
@@ -25,10 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opencompress.errors import UpstreamError
-from opencompress.gateway.restore import ResponseRestorer
+from opencompress.gateway.restore import TEXT_FIELDS, ResponseRestorer
 from opencompress.tokens import count_text
 from opencompress.upstream.client import UpstreamResponse
-from opencompress.wire.sse import DONE, DONE_EVENT, SSEDecoder, encode_data
+from opencompress.wire.sse import DONE, DONE_EVENT, KEEPALIVE_EVENT, SSEDecoder, SSEEvent, encode_data
 
 
 @dataclass
@@ -77,24 +89,25 @@ def error_event(message: str, *, type_: str = "upstream_error", code: str = "ups
     return encode_data(_dumps({"error": {"message": message, "type": type_, "code": code, "param": None}}))
 
 
-def _usage_of(chunk: dict[str, Any]) -> dict[str, Any] | None:
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        return usage
-    groq = chunk.get("x_groq")
-    if isinstance(groq, dict) and isinstance(groq.get("usage"), dict):
-        return dict(groq["usage"])
-    return None
+_GATEWAY_OWNED = frozenset({"id", "choices", "usage", "x_groq"})
+"""Top-level chunk fields the gateway sets itself on the usage chunk it rebuilds (``x_groq``
+holds Groq's own usage); every other field is kept as the upstream sent it."""
+
+
+def _openai_usage(usage: Any) -> bool:
+    """Is ``usage`` an OpenAI usage object (not ``null``, not another API's shape)?"""
+    return isinstance(usage, dict) and ("completion_tokens" in usage or "prompt_tokens" in usage)
 
 
 def collect_text(part: Any, sink: list[str]) -> None:
     """Append the generated text of a streamed ``delta`` or a whole ``message`` to ``sink``: content,
-    refusal, tool-call names and arguments, i.e. what the completion tokens were spent on."""
+    refusal, reasoning, tool-call names and arguments, i.e. what the completion tokens were spent on."""
     if not isinstance(part, dict):
         return
-    for key in ("content", "refusal"):
-        if isinstance(part.get(key), str):
-            sink.append(part[key])
+    for key in TEXT_FIELDS:
+        value = part.get(key)
+        if isinstance(value, str):
+            sink.append(value)
     for call in part.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
@@ -121,7 +134,11 @@ class ChatStreamRelay:
         self._fallback_prompt = fallback_prompt_tokens
         self.tally = tally
         self._pending_finish: dict[str, Any] | None = None
-        self._template: dict[str, Any] = {}
+        self._head: dict[str, Any] | None = None
+        """Top-level fields for the usage chunk: those of the chunk that brought the upstream's
+        final usage (its usage-only chunk, or Groq's finish chunk), else of its first chunk."""
+        self._final_usage_seen = False
+        """The upstream sent its usage on a usage-only or finishing chunk (not just a running count)."""
 
     def _final_usage(self) -> dict[str, Any]:
         usage = dict(self.tally.usage or {})
@@ -136,16 +153,32 @@ class ChatStreamRelay:
 
     def _transform(self, chunk: dict[str, Any]) -> list[bytes]:
         """Handle one parsed upstream chunk; returns the events to send now (maybe none)."""
-        usage = _usage_of(chunk)
-        if usage is not None:
+        usage: Any = None
+        if "usage" in chunk:
+            usage = chunk["usage"]
+            if not self._usage_chunk:
+                del chunk["usage"]
+            elif usage is not None:
+                chunk["usage"] = None  # the one usage chunk at the end carries it
+        if usage is None and "x_groq" in chunk:
+            groq = chunk["x_groq"]
+            usage = (
+                dict(groq["usage"])
+                if isinstance(groq, dict) and isinstance(groq.get("usage"), dict)
+                else None
+            )
+        noted = _openai_usage(usage)
+        if noted:
             self.tally.usage = usage
         choices = chunk.get("choices")
         if not choices:  # a usage-only chunk: re-emitted once at the end, in the client's placement
+            if noted:
+                self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
+                self._final_usage_seen = True
             return []
         chunk["id"] = self._id
-        chunk.pop("usage", None)
-        if not self._template:
-            self._template = {k: chunk[k] for k in ("object", "created", "model") if k in chunk}
+        if self._head is None:
+            self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
             self.tally.upstream_model = chunk.get("model")
         out: list[bytes] = []
         finishing = False
@@ -161,60 +194,116 @@ class ChatStreamRelay:
             self._pending_finish = None
         if finishing:
             self._pending_finish = chunk
+            if noted:  # Groq's x_groq.usage, vLLM's last running count: the final usage
+                self._final_usage_seen = True
+                self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
         else:
             out.append(encode_data(_dumps(chunk)))
         return out
 
-    def _closing_events(self) -> list[bytes]:
-        usage = self._final_usage()
+    def _held_text(self) -> list[bytes]:
+        """The text the alias restorer still holds (a choice that never finished), as one chunk."""
+        held = self._restorer.flush_all() if self._restorer is not None else []
+        if not held:
+            return []
+        for choice in held:
+            collect_text(choice["delta"], self.tally.relayed_text)
+        return [encode_data(_dumps({"id": self._id, **(self._head or {}), "choices": held}))]
+
+    def _closing_events(self, *, broken: bool) -> list[bytes]:
+        """What precedes ``[DONE]`` or the error event: the held finish chunk, held alias text and
+        usage in the client's placement (on a broken stream only the upstream's own final usage)."""
+        usage = self._final_usage() if not broken or self._final_usage_seen else None
         out: list[bytes] = []
-        if self._usage_chunk:
-            if self._pending_finish is not None:
-                out.append(encode_data(_dumps(self._pending_finish)))
-            usage_chunk = {"id": self._id, **self._template, "choices": [], "usage": usage}
+        pending, self._pending_finish = self._pending_finish, None
+        if pending is not None:
+            if usage is not None and not self._usage_chunk:
+                pending["usage"] = usage
+            out.append(encode_data(_dumps(pending)))
+        out.extend(self._held_text())
+        if usage is not None and self._usage_chunk:
+            usage_chunk = {"id": self._id, **(self._head or {}), "choices": [], "usage": usage}
             usage_chunk.setdefault("object", "chat.completion.chunk")
             out.append(encode_data(_dumps(usage_chunk)))
-        elif self._pending_finish is not None:
-            self._pending_finish["usage"] = usage
-            out.append(encode_data(_dumps(self._pending_finish)))
-        self._pending_finish = None
         return out
 
-    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
-        """Parsed upstream chunks up to ``[DONE]``; a broken stream raises :class:`_StreamBroken`."""
-        decoder = SSEDecoder()
-        try:
-            async for raw in self._response.chunks():
-                if self.tally.first_byte_at is None:
-                    self.tally.first_byte_at = time.perf_counter()
-                for event in decoder.feed(raw):
-                    if event.data == DONE:
-                        return
-                    if event.data:
-                        yield _parse_chunk(event.data)
-        except UpstreamError as exc:
-            raise _StreamBroken(exc.message, exc.code) from None
-        raise _StreamBroken(
-            "The upstream stream ended without [DONE]; the answer may be incomplete.",
-            "upstream_incomplete_stream",
-        )
+    def _event(self, event: SSEEvent) -> list[bytes] | None:
+        """The client events for one upstream event; ``None`` at ``[DONE]``."""
+        data = event.data
+        if event.event == "error":
+            raise _StreamBroken(_event_error_message(data), "upstream_stream_error")
+        if data == DONE:
+            return None
+        if not data:
+            return []
+        chunk = _parse_chunk(data)
+        if chunk is None:
+            return None
+        return self._transform(chunk)
+
+    def _relay(self, events: list[SSEEvent], *, at_end: bool = False) -> tuple[list[bytes], bool]:
+        """The client events for one read's upstream events, and whether ``[DONE]`` was among them.
+        ``at_end``: the events the upstream left without a closing blank line, where a last event
+        cut off mid-JSON means the stream is incomplete rather than garbage."""
+        out: list[bytes] = []
+        for event in events:
+            try:
+                sent = self._event(event)
+            except _StreamBroken as broken:
+                if at_end and broken.code == "upstream_bad_response":
+                    return out, False
+                if out:  # what came before the failure is delivered first
+                    broken.delivered = out
+                raise
+            if sent is None:
+                return out, True
+            out.extend(sent)
+        return out, False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        tally = self.tally
+        decoder = SSEDecoder()
         try:
-            async for chunk in self._chunks():
-                for out in self._transform(chunk):
-                    yield out
+            try:
+                async for raw in self._response.chunks():
+                    if tally.first_byte_at is None:
+                        tally.first_byte_at = time.perf_counter()
+                    events = decoder.feed(raw)
+                    if decoder.comment:
+                        decoder.comment = False
+                        if not events:
+                            yield KEEPALIVE_EVENT
+                            continue
+                    sent, done = self._relay(events)
+                    if sent:
+                        yield sent[0] if len(sent) == 1 else b"".join(sent)
+                    if done:
+                        break
+                else:
+                    sent, done = self._relay(decoder.close(), at_end=True)
+                    if sent:
+                        yield b"".join(sent)
+                    if not done:
+                        raise _StreamBroken(
+                            "The upstream stream ended without [DONE]; the answer may be incomplete.",
+                            "upstream_incomplete_stream",
+                        )
+            except UpstreamError as exc:
+                raise _StreamBroken(exc.message, exc.code) from None
         except _StreamBroken as broken:
-            self.tally.status = "upstream_error"
-            self.tally.error_code = broken.code
-            for pending in self._closing_events():
-                yield pending
-            yield error_event(broken.message, code=broken.code)
+            tally.status = "upstream_error"
+            tally.error_code = broken.code
+            yield b"".join(
+                [
+                    *broken.delivered,
+                    *self._closing_events(broken=True),
+                    error_event(broken.message, code=broken.code),
+                ]
+            )
             return
-        for pending in self._closing_events():
-            yield pending
-        self.tally.status = "ok"
-        yield DONE_EVENT
+        closing = self._closing_events(broken=False)
+        tally.status = "ok"
+        yield b"".join([*closing, DONE_EVENT])
 
 
 class _StreamBroken(Exception):
@@ -222,18 +311,36 @@ class _StreamBroken(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.delivered: list[bytes] = []
+        """Events of the same network read that came before the failure: still sent."""
 
 
-def _parse_chunk(data: str) -> dict[str, Any]:
+def _parse_chunk(data: str) -> dict[str, Any] | None:
+    """One upstream chunk; ``None`` for a ``[DONE]`` padded with spaces. A chunk with a top-level
+    ``error`` object (OpenAI's and OpenRouter's mid-stream errors, with or without choices) breaks
+    the stream."""
     try:
         chunk = json.loads(data)
     except ValueError:
+        if data.strip() == DONE:
+            return None
         chunk = None
     if not isinstance(chunk, dict):
         raise _StreamBroken("The upstream provider sent a malformed stream event.", "upstream_bad_response")
-    if "error" in chunk and not chunk.get("choices"):
+    if "error" in chunk and chunk["error"]:
         raise _StreamBroken(_upstream_error_message(chunk["error"]), "upstream_stream_error")
     return chunk
+
+
+def _event_error_message(data: str) -> str:
+    """The message of an ``event: error`` event: ``{"error": {...}}``, ``{"message": ...}`` or nothing."""
+    try:
+        body = json.loads(data) if data else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return _upstream_error_message(body.get("error") or body)
+    return _upstream_error_message(None)
 
 
 def _upstream_error_message(error: Any) -> str:
