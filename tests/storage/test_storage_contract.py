@@ -196,6 +196,19 @@ def test_expired_holds_do_not_count(use_storage: UseStorage) -> None:
     use_storage(body)
 
 
+def test_renewed_holds_outlive_their_ttl_and_lapsed_ones_stay_lapsed(use_storage: UseStorage) -> None:
+    async def body(storage: Storage) -> None:
+        account, _ = await funded(storage, 1_000)
+        assert await storage.reserve(account.id, "long", 600, ttl_s=0.3) == 600
+        assert await storage.reserve(account.id, "lapsed", 400, ttl_s=-1) == 400
+        await storage.renew_holds({"long", "lapsed", "unknown"}, ttl_s=60)
+        await asyncio.sleep(0.4)  # past the first TTL: only the renewal keeps "long" held
+        assert await storage.reserve(account.id, "next", 1_000, ttl_s=60) == 400
+        await storage.renew_holds((), ttl_s=60)  # nothing in flight: a no-op
+
+    use_storage(body)
+
+
 def test_settle_charges_once_and_writes_everything(use_storage: UseStorage) -> None:
     async def body(storage: Storage) -> None:
         account, key = await funded(storage, 10_000)

@@ -31,7 +31,6 @@ from opencompress.storage.base import ApiKey
 from opencompress.upstream.client import Upstream, UpstreamResponse, loads_json
 from opencompress.wire.chat_request import ChatRequest, parse_chat_request
 
-HOLD_TTL_S = 900.0
 log = logging.getLogger("opencompress.gateway")
 
 
@@ -106,9 +105,10 @@ async def prepare_chat(ctx: AppContext, raw_body: bytes, headers: Mapping[str, s
             mode=key.mode,
             fee_percent=ctx.settings.fee_percent,
         )
-        held = await ctx.storage.reserve(key.account_id, request_id, estimate, ttl_s=HOLD_TTL_S)
+        held = await ctx.storage.reserve(key.account_id, request_id, estimate, ttl_s=ctx.holds.ttl_s)
         if held <= 0:
             raise BillingError("Insufficient balance. Add credit to your account to continue.")
+        ctx.holds.track(request_id)  # forgotten when settled (every path below settles)
     except BaseException:
         await ctx.limiter.release(key.id, request_id)
         raise

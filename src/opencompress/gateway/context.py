@@ -23,6 +23,7 @@ from opencompress.accounts.ssrf import UpstreamGuard
 from opencompress.accounts.usage import UsageService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
+from opencompress.gateway.holds import HoldRenewer
 from opencompress.observability.metrics import GatewayMetrics
 from opencompress.ratelimit.base import RateLimiter
 from opencompress.storage.base import Storage
@@ -112,6 +113,8 @@ class AppContext:
     key_manager: KeyManager
     usage: UsageService
     operator: OperatorService
+    holds: HoldRenewer
+    """Keeps the balance holds of in-flight requests alive (short TTL, renewed on a heartbeat)."""
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     active_streams: int = 0
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)

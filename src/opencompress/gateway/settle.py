@@ -89,6 +89,7 @@ async def settle_request(
             await ctx.storage.release(prep.request_id)
         raise
     finally:
+        ctx.holds.forget(prep.request_id)
         await ctx.limiter.release(prep.key.id, prep.request_id)
         if record is not None:
             _observe(ctx, prep, record, charged, error, tally)

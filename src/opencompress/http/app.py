@@ -27,6 +27,7 @@ from opencompress.accounts.usage import UsageService
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
 from opencompress.gateway.context import AppContext, KeyUsageCoalescer
+from opencompress.gateway.holds import HoldRenewer
 from opencompress.http.cors import LlmApiCors
 from opencompress.http.errors import EXCEPTION_HANDLERS
 from opencompress.http.routes import admin, chat, compress, keys, meta, metrics, session, usage
@@ -88,6 +89,9 @@ def create_app(settings: Settings) -> Starlette:
             key_usage = KeyUsageCoalescer(storage)
             key_usage.start()
             stack.push_async_callback(key_usage.stop)
+            holds = HoldRenewer(storage)
+            holds.start()
+            stack.push_async_callback(holds.stop)
             limiter = open_rate_limiter(
                 settings.redis_url, lease_ttl_s=settings.ratelimit_lease_s
             )  # Redis (local fallback) or per process
@@ -104,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
                 default_upstream=default_upstream,
                 simulated=settings.uses_simulator,
                 key_usage=key_usage,
+                holds=holds,
                 byok=byok,
                 upstream_guard=guard,
                 sessions=SessionService(storage, ttl_s=settings.session_ttl_s, limiter=limiter),

@@ -16,7 +16,7 @@ Money is integer micro-dollars. The charging protocol has two steps, both single
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -195,6 +195,14 @@ class Storage(Protocol):
 
     async def release(self, request_id: str) -> None:
         """Drop a hold without charging (request never reached the upstream)."""
+        ...
+
+    async def renew_holds(self, request_ids: Collection[str], *, ttl_s: float) -> None:
+        """Push the expiry of these requests' unexpired holds to ``ttl_s`` from now.
+
+        The gateway renews the holds of its in-flight requests on a heartbeat, so holds can have a
+        short TTL: a crashed replica's holds free the account's money within that TTL, while a
+        request that runs for longer than it keeps its hold. An expired hold is not brought back."""
         ...
 
     async def settle(self, usage: UsageRecord) -> SettleResult:

@@ -11,7 +11,7 @@ queries come with it (:mod:`opencompress.storage.reads`).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from opencompress.errors import InvalidRequestError
 from opencompress.storage import rows
@@ -78,6 +78,11 @@ class StorageCommon(StorageReads):
         now = self._clock()
         return await self._reserve(account_id, request_id, max(1, estimate_micros), now, now + ttl_s)
 
+    async def renew_holds(self, request_ids: Collection[str], *, ttl_s: float) -> None:
+        if request_ids:
+            now = self._clock()
+            await self._renew_holds(request_ids, now, now + ttl_s)
+
     async def settle(self, usage: UsageRecord) -> SettleResult:
         if usage.charge_micros < 0:
             raise ValueError(f"negative charge for {usage.request_id}: {usage.charge_micros}")
@@ -110,6 +115,9 @@ class StorageCommon(StorageReads):
 
     @abstractmethod
     async def _settle(self, usage: UsageRecord, now: float) -> SettleResult: ...
+
+    @abstractmethod
+    async def _renew_holds(self, request_ids: Collection[str], now: float, expires_at: float) -> None: ...
 
     @abstractmethod
     async def _insert_session(self, session: Session) -> None: ...

@@ -10,7 +10,7 @@ The repository methods; connections, outages and migrations are in
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from opencompress.storage import postgres_tx as tx
@@ -116,6 +116,15 @@ class PostgresStorage(StorageCommon):
 
     async def release(self, request_id: str) -> None:
         await self._run(lambda conn: conn.execute("DELETE FROM holds WHERE request_id = %s", (request_id,)))
+
+    async def _renew_holds(self, request_ids: Collection[str], now: float, expires_at: float) -> None:
+        ids = list(request_ids)
+        await self._run(
+            lambda conn: conn.execute(
+                "UPDATE holds SET expires_at = %s WHERE request_id = ANY(%s) AND expires_at > %s",
+                (expires_at, ids, now),
+            )
+        )
 
     async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
         return await self._run(lambda conn: tx.settle(conn, usage, now))

@@ -20,6 +20,7 @@ computes "balance minus holds" and records the new hold with no ``await`` in bet
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -59,6 +60,13 @@ class ProcessHolds:
     def add(self, request_id: str, account_id: str, amount_micros: int, expires_at: float) -> None:
         self._by_request[request_id] = _Hold(account_id, amount_micros, expires_at)
         self._by_account.setdefault(account_id, set()).add(request_id)
+
+    def renew(self, request_ids: Collection[str], now: float, expires_at: float) -> None:
+        """Move the expiry of the unexpired holds among ``request_ids`` to ``expires_at``."""
+        for request_id in request_ids:
+            hold = self._by_request.get(request_id)
+            if hold is not None and hold.expires_at > now:
+                self._by_request[request_id] = _Hold(hold.account_id, hold.amount_micros, expires_at)
 
     def pop(self, request_id: str) -> None:
         """Forget the hold (idempotent)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -213,6 +213,9 @@ class SqliteStorage(SqliteConnections, StorageCommon):
 
     async def release(self, request_id: str) -> None:
         self._holds.pop(request_id)
+
+    async def _renew_holds(self, request_ids: Collection[str], now: float, expires_at: float) -> None:
+        self._holds.renew(request_ids, now, expires_at)
 
     async def _settle(self, usage: UsageRecord, now: float) -> SettleResult:
         return await self._batcher.settle(usage, now)
