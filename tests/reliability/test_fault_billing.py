@@ -244,3 +244,22 @@ def test_a_charge_waits_out_a_busy_database_instead_of_being_lost(gw: Gateway) -
     assert row.status == "ok" and row.charged_micros > 0
     assert gw.balance(seeded.account_id) == 1_000_000 - row.charged_micros
     _assert_healthy(gw, seeded)
+
+
+def test_a_non_openai_usage_object_is_replaced_by_our_counts(gw: Gateway) -> None:
+    """Anthropic-native ``{"output_tokens": …}`` is not OpenAI usage: the client gets, and is billed
+    for, the gateway's own counts instead of a merge of both shapes."""
+    seeded = _one_slot_key(gw)
+    body = _answer_with_usage(False, {"input_tokens": 5, "output_tokens": 240})
+    answer = post_chat(gw.base_url, seeded.key, chat_body(simulate={"fault": "garbage", "body": body}))
+    assert answer.status == 200, answer.text
+    compressed = int(answer.headers["x-opencompress-compressed-tokens"])
+    output = count_text("Hello there.")
+    usage = answer.json()["usage"]
+    assert usage == {
+        "prompt_tokens": compressed,
+        "completion_tokens": output,
+        "total_tokens": compressed + output,
+    }
+    row = _row(gw, seeded, answer.request_id)
+    assert (row.compressed_input_tokens, row.output_tokens) == (compressed, output)

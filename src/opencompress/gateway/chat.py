@@ -22,7 +22,7 @@ from opencompress.gateway.context import AppContext
 from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
-from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text
+from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text, is_openai_usage
 from opencompress.gateway.upstream_refusals import refusal_for_client
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
@@ -219,7 +219,7 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
             if restorer is not None:
                 restorer.message(choice)
             collect_text(choice.get("message"), tally.relayed_text)
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+    usage = body["usage"] if is_openai_usage(body.get("usage")) else None  # another API's shape: ours
     tally.usage = usage
     tally.status = "ok"
     prompt = tally.prompt_tokens()

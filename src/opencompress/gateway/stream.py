@@ -94,7 +94,7 @@ _GATEWAY_OWNED = frozenset({"id", "choices", "usage", "x_groq"})
 holds Groq's own usage); every other field is kept as the upstream sent it."""
 
 
-def _openai_usage(usage: Any) -> bool:
+def is_openai_usage(usage: Any) -> bool:
     """Is ``usage`` an OpenAI usage object (not ``null``, not another API's shape)?"""
     return isinstance(usage, dict) and ("completion_tokens" in usage or "prompt_tokens" in usage)
 
@@ -167,7 +167,7 @@ class ChatStreamRelay:
                 if isinstance(groq, dict) and isinstance(groq.get("usage"), dict)
                 else None
             )
-        noted = _openai_usage(usage)
+        noted = is_openai_usage(usage)
         if noted:
             self.tally.usage = usage
         choices = chunk.get("choices")
