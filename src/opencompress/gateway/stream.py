@@ -94,6 +94,11 @@ _GATEWAY_OWNED = frozenset({"id", "choices", "usage", "x_groq"})
 holds Groq's own usage); every other field is kept as the upstream sent it."""
 
 
+def _head_of(chunk: dict[str, Any]) -> dict[str, Any]:
+    """The chunk's top-level fields that the rebuilt usage chunk keeps (see :data:`_GATEWAY_OWNED`)."""
+    return {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
+
+
 def is_openai_usage(usage: Any) -> bool:
     """Is ``usage`` an OpenAI usage object (not ``null``, not another API's shape)?"""
     return isinstance(usage, dict) and ("completion_tokens" in usage or "prompt_tokens" in usage)
@@ -173,12 +178,12 @@ class ChatStreamRelay:
         choices = chunk.get("choices")
         if not choices:  # a usage-only chunk: re-emitted once at the end, in the client's placement
             if noted:
-                self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
+                self._head = _head_of(chunk)
                 self._final_usage_seen = True
             return []
         chunk["id"] = self._id
         if self._head is None:
-            self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
+            self._head = _head_of(chunk)
             self.tally.upstream_model = chunk.get("model")
         out: list[bytes] = []
         finishing = False
@@ -196,7 +201,7 @@ class ChatStreamRelay:
             self._pending_finish = chunk
             if noted:  # Groq's x_groq.usage, vLLM's last running count: the final usage
                 self._final_usage_seen = True
-                self._head = {k: v for k, v in chunk.items() if k not in _GATEWAY_OWNED}
+                self._head = _head_of(chunk)
         else:
             out.append(encode_data(_dumps(chunk)))
         return out
