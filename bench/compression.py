@@ -10,7 +10,9 @@ For every source (nq20_gold0, nq20_gold9, squad, gsm8k_cot, kv75, agent_traj) an
   the issue's wording: for NQ the answers are alternatives, not all of them are in the passage);
   ``n/a`` when the source has no answers;
 * number retention: share of the original's digit-bearing tokens still present;
-* question kept: the last user message is byte-identical;
+* question kept: the record's ``query`` occurs verbatim in the last user message (the question
+  may share that message with documents that selection cuts); without a query (agent traces), the
+  last user message is byte-identical;
 * demonstrations intact: every demonstration found in a compressed message occurs verbatim in the
   original message (``n/a`` when the source has none), with the mean number kept;
 * p50/p99 latency of ``compress()`` and tokens/s on one core: original tokens / time spent inside
@@ -191,7 +193,12 @@ def measure(row: Row, record: Mapping[str, Any], result: CompressionResult, seco
     question = _last_user(original)
     if question is not None:
         row.question_n += 1
-        row.question_kept += _last_user(compressed) == question
+        query = record.get("query")
+        if isinstance(query, str) and query and query in "\n".join(message_texts([{"content": question}])):
+            kept = message_texts([{"content": _last_user(compressed)}])
+            row.question_kept += query in "\n".join(kept)
+        else:
+            row.question_kept += _last_user(compressed) == question
     demos = demo_check(before_texts, after)
     if demos is not None:
         row.demos_n += 1

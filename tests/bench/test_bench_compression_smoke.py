@@ -98,7 +98,7 @@ def test_metrics_detect_losses(bench: ModuleType) -> None:
     record = _record("nq20_gold0", 2, ["6 dollars"])
     lossy = [dict(m) for m in record["messages"]]
     lossy[0]["content"] = "Use the provided search results."
-    lossy[1]["content"] += " "
+    lossy[1]["content"] = lossy[1]["content"].replace("item", "an item")
     row = bench.Row("nq20_gold0", "x")
     bench.measure(row, record, CompressionResult(messages=lossy, level="balanced"), 0.001)
     summary = row.summary()
@@ -120,3 +120,16 @@ def test_number_tokens_ignore_json_spacing(bench: ModuleType) -> None:
         == {"1", "x2y"}
     )
     assert bench.number_tokens("costs 150,782 SEK in 2007.") == {"150", "782", "2007"}
+
+
+def test_a_question_sharing_its_message_with_documents_is_kept_when_its_words_are(bench: ModuleType) -> None:
+    record = _record("nq20_gold0", 2, [])
+    docs, question = record["messages"][0]["content"], record["messages"][1]["content"]
+    record["messages"] = [{"role": "user", "content": docs + "\n\n" + question}]
+    cut = [{"role": "user", "content": docs.split("\n")[0] + "\n" + question}]
+    row = bench.Row("nq20_gold0", "x")
+    bench.measure(row, record, CompressionResult(messages=cut, level="balanced"), 0.001)
+    bench.measure(
+        row, record, CompressionResult(messages=[{"role": "user", "content": docs}], level="balanced"), 0.001
+    )
+    assert row.summary()["question_kept"] == 0.5

@@ -14,75 +14,12 @@ from hypothesis import strategies as st
 
 from opencompress.compression.base import Policy, StageContext
 from opencompress.compression.stages.documents import DocumentSelection
+from support.rag_docs import DISTRACTORS, GOLD
 
 INSTRUCTION = (
     "Write a high-quality answer for the given question using only the provided search results "
     "(some of which might be irrelevant).\n\n"
 )
-GOLD = (
-    "Lighthouse of Alexandria",
-    "The Lighthouse of Alexandria was constructed by the Ptolemaic Kingdom around 280 BC on the island "
-    "of Pharos. It was between 103 and 118 metres tall. For many centuries it was one of the tallest "
-    "man-made structures in the world.",
-)
-DISTRACTORS = [
-    (
-        "Alexandria",
-        "Alexandria is the second largest city in Egypt. It was founded in 331 BC by Alexander "
-        "the Great. The city lies on the Mediterranean coast and has a population of about 5 million.",
-    ),
-    (
-        "Lighthouse",
-        "A lighthouse is a tower designed to emit light from a system of lamps and lenses. "
-        "Lighthouses mark dangerous coastlines and safe entries to harbours for ships at sea.",
-    ),
-    (
-        "Great Wall of China",
-        "The Great Wall of China is a series of fortifications built across the "
-        "historical northern borders of ancient Chinese states. "
-        "Several walls were built from the 7th century BC.",
-    ),
-    (
-        "Colosseum",
-        "The Colosseum is an elliptical amphitheatre in the centre of the city of Rome. "
-        "Construction began under the emperor Vespasian in AD 72 and was completed in AD 80.",
-    ),
-    (
-        "Mount Everest",
-        "Mount Everest is Earth's highest mountain above sea level, located in the "
-        "Mahalangur Himal sub-range of the Himalayas. Its elevation is 8,849 metres.",
-    ),
-    (
-        "Amazon River",
-        "The Amazon River in South America is the largest river by discharge volume of "
-        "water in the world. It flows for roughly 6,400 kilometres to the Atlantic Ocean.",
-    ),
-    (
-        "Printing press",
-        "The printing press is a mechanical device for applying pressure to an inked "
-        "surface. Johannes Gutenberg developed a movable-type press around 1440 in Mainz.",
-    ),
-    (
-        "Photosynthesis",
-        "Photosynthesis is the process used by plants and other organisms to convert light "
-        "energy into chemical energy. It releases oxygen as a by-product of splitting water.",
-    ),
-    (
-        "Byzantine Empire",
-        "The Byzantine Empire was the continuation of the Roman Empire in its eastern "
-        "provinces. Its capital was Constantinople and it lasted until the city fell in 1453.",
-    ),
-    (
-        "Pharos",
-        "Pharos was a small island in the western Nile delta. A causeway later connected it to "
-        "the mainland, and its name became a common word for lighthouses in several languages.",
-    ),
-    (
-        "Seven Wonders",
-        "The Seven Wonders of the Ancient World were remarkable constructions listed by "
-        "Greek authors. Only the Great Pyramid of Giza still stands today near Cairo.",
-    ),
-]
 QUESTION = "Question: when was the lighthouse of alexandria constructed\nAnswer:"
 
 
@@ -176,19 +113,25 @@ def test_prefix_stability_only_current_turn_is_touched() -> None:
     assert len(_run(current)[1]["content"]) < len(docs["content"])
 
 
-def test_last_user_message_is_never_touched() -> None:
-    messages = [{"role": "user", "content": _system(2) + "\n\n" + QUESTION}]
-    assert _run(messages) is messages
+def test_the_question_is_never_touched_even_in_the_documents_message() -> None:
+    question_only = [{"role": "system", "content": _system(2)}, {"role": "user", "content": QUESTION}]
+    assert _run(question_only)[1] is question_only[1]
+    text = _system(2) + "\n\n" + QUESTION
+    out = _run([{"role": "user", "content": text}])[0]["content"]
+    assert out.startswith(INSTRUCTION) and out.endswith("\n" + QUESTION)
+    assert "around 280 BC" in out and len(out) < 0.6 * len(text)
 
 
-def test_tool_results_are_left_to_structural_stages() -> None:
+def test_tool_results_only_when_they_are_a_marked_collection_of_prose() -> None:
     messages = [
         {"role": "user", "content": QUESTION},
         {"role": "tool", "tool_call_id": "c1", "content": _system(1)},
     ]
-    assert _run(messages) is messages
-    out = DocumentSelection(min_tokens=100, roles=("tool",)).apply(messages, _ctx(messages))
-    assert len(out[1]["content"]) < len(messages[1]["content"])
+    out = _run(messages)
+    assert "around 280 BC" in out[1]["content"] and len(out[1]["content"]) < len(messages[1]["content"])
+    report = "\n".join(f"Result {i}: test_lighthouse_{i} passed in 0.{i}s (alexandria)" for i in range(40))
+    not_documents = [messages[0], {"role": "tool", "tool_call_id": "c1", "content": report}]
+    assert _run(not_documents) is not_documents
 
 
 def test_text_parts_are_handled() -> None:

@@ -90,3 +90,40 @@ def test_titles_with_parentheses_stay_in_the_header() -> None:
     assert [text[s.start : s.body_start] for s in segs] == [
         f"Document [{i}](Title: Waters (name {i})) " for i in range(1, 4)
     ]
+
+
+def test_a_heading_that_titles_the_collection_is_instruction() -> None:
+    sections = "".join(f"## Section {i}\n{PARA.format(name=i)}\n\n" for i in range(4))
+    text = "Answer from the sources.\n\n# Context\n\n" + sections
+    segs = split_documents(text)
+    assert len(segs) == 4
+    assert text[: segs[0].start] == "Answer from the sources.\n\n# Context\n\n"
+
+
+def test_a_passage_glued_below_context_colon_is_a_document() -> None:
+    paras = "\n\n".join(PARA.format(name=i) for i in range(4))
+    text = "Context:\n" + paras + "\n\nAnswer the question: what is 2?"
+    segs = split_documents(text)
+    assert len(segs) == 4
+    assert text[: segs[0].start] == "Context:\n"
+
+
+def test_prose_that_mentions_a_class_or_ends_a_line_with_a_semicolon_is_prose() -> None:
+    ideology = "A political ideology explains how a class, or large group (a movement) should work. "
+    truncated = " The song was recorded in 1962 and released later that year as a single on a small label;"
+    you = "You've Got a Friend in Me is a song that you may know: it was written by Randy Newman for a film. "
+    paras = [PARA.format(name=i) for i in range(4)]
+    paras += [ideology + PARA.format(name="x"), PARA.format(name="z") + truncated]
+    assert len(split_documents("Use the following passages.\n\n" + "\n\n".join(paras))) == 6
+    with_you = [PARA.format(name=i) for i in range(4)] + [you + PARA.format(name="y")]
+    assert len(split_documents("Use the following passages.\n\n" + "\n\n".join(with_you))) == 5
+
+
+def test_marked_only_wants_passages_not_report_lines() -> None:
+    report = "\n".join(f"Result {i}: test_case_{i} passed in 0.{i}s" for i in range(20))
+    assert split_documents(report) != []  # the generic finder sees numbered blocks
+    assert split_documents(report, marked_only=True) == []
+    assert len(split_documents(_numbered(5), marked_only=True)) == 5
+    assert (
+        split_documents("Use the following passages.\n\n" + "\n\n".join([PARA] * 5), marked_only=True) == []
+    )

@@ -223,7 +223,9 @@ def phase_turn(
         merged = list(messages)
         for i in range(first, len(messages)):
             old, new = messages[i], result[i]
-            if new is old or i == question or not isinstance(new, dict) or new == old:
+            if new is old or not isinstance(new, dict) or new == old:
+                continue
+            if i == question and not getattr(stage, "edits_question", False):
                 continue
             if role_of(new) != role_of(old) or new.get("tool_calls") != old.get("tool_calls"):
                 continue

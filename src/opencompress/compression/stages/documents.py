@@ -10,26 +10,50 @@ Within the current turn (see :mod:`opencompress.compression.text.turn`), a messa
   document characters, documents in their original order, headers with any kept sentence. A
   sentence that holds the kind of answer the question asks for (a date, a quantity) ranks higher.
 
+Where the documents sit: a system/developer/user message of the current turn, a tool result that
+is a numbered or tagged collection of prose (a retrieval tool's answer), or the question's own
+message (one user message holding instruction, documents and question, the commonest RAG shape).
+In that last case the question is the text outside the documents: it is what the documents are
+ranked against, and it is never touched.
+
 The instruction text around the documents is never touched, kept text is copied verbatim (numbers
-unchanged), and a question that matches nothing leaves the message alone. ``Policy.rate``, when
-set, overrides ``keep_ratio``."""
+unchanged), and a question that matches nothing leaves the message alone, as does one that asks
+for the whole context ("summarize", "translate", "compare", "each"...). ``Policy.rate``, when set,
+overrides ``keep_ratio``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import query_terms
 from opencompress.compression.text.kvjson import select_pairs
-from opencompress.compression.text.segments import split_documents
+from opencompress.compression.text.segments import Segment, instruction_text, split_documents
 from opencompress.compression.text.selection import select_sentences
-from opencompress.compression.text.turn import edit_current
+from opencompress.compression.text.turn import edit_current, edit_question, last_user_index
 
 CHARS_PER_TOKEN = 4
+
+# A task about the whole context has no part to select: cutting documents would change the answer.
+_WHOLE_CONTEXT_TASK = re.compile(
+    r"\b(?:summari[sz]\w*|summary|translat\w*|rewrite|rephrase|paraphras\w*|proofread\w*|"
+    r"compar\w*|contrast\w*|overview|outline|tl;?dr|"
+    r"(?:each|every|all)(?: of)?(?: the| these| those)?(?: \w+)? (?:documents?|passages?|sources?|articles?|"
+    r"results?|excerpts?|snippets?|paragraphs?|texts?|chunks?))\b",
+    re.I,
+)
+
+
+_QUESTION_LINE = re.compile(
+    r"^\s*(?:question|query|q)\s*:|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I
+)
 
 
 class DocumentSelection:
     name = "documents"
+    edits_question = True
+    """The question's own message may be edited, inside its documents only (see module doc)."""
 
     def __init__(
         self,
@@ -40,8 +64,9 @@ class DocumentSelection:
         type_weight: float = 1.0,
         roles: Sequence[str] = ("system", "user", "developer"),
     ) -> None:
-        """``roles``: tool results are left to the structural stages; an agent's next step depends
-        on the whole observation, not on its relevance to the original task text.
+        """``roles``: where any document layout is looked for. Tool results are only searched for
+        numbered or tagged prose documents: an agent's next step depends on the whole observation,
+        not on its relevance to the original task text.
 
         ``type_weight``: added to a sentence's score when it holds an answer of the type the
         question asks for (a date for "when", a quantity for "how many"; see
@@ -55,20 +80,21 @@ class DocumentSelection:
         self.roles = tuple(roles)
 
     def apply(self, messages: list[Message], ctx: StageContext) -> list[Message]:
-        query = ctx.query.strip()
         ratio = ctx.policy.rate if ctx.policy.rate is not None else self.keep_ratio
-        if not query or ratio >= 1.0:
+        if ratio >= 1.0:
             return messages
         ratio = max(ratio, 0.01)
+        min_chars = self.min_tokens * CHARS_PER_TOKEN
+        q_index = last_user_index(messages)
+        inline: dict[str, list[Segment]] = {}
+        query = ctx.query.strip()
+        if q_index > ctx.frozen_until:
+            inline, query = _inline_documents(messages[q_index], min_chars, query)
+        if not query or _WHOLE_CONTEXT_TASK.search(query):
+            return messages
         terms: list[list[str]] = []  # computed on first use: most requests have no large message
 
-        def edit(text: str) -> str | None:
-            kept = select_pairs(text, query)
-            if kept is not None:
-                return kept
-            segs = split_documents(text)
-            if not segs:
-                return None
+        def select(text: str, segs: list[Segment]) -> str | None:
             if not terms:
                 terms.append(query_terms(query))
             return select_sentences(
@@ -81,4 +107,40 @@ class DocumentSelection:
                 type_weight=self.type_weight,
             )
 
-        return edit_current(messages, ctx, self.roles, self.min_tokens * CHARS_PER_TOKEN, edit)
+        def edit(text: str) -> str | None:
+            kept = select_pairs(text, query)
+            if kept is not None:
+                return kept
+            segs = split_documents(text)
+            return select(text, segs) if segs else None
+
+        def edit_tool(text: str) -> str | None:
+            segs = split_documents(text, marked_only=True)
+            return select(text, segs) if segs else None
+
+        out = edit_current(messages, ctx, self.roles, min_chars, edit)
+        if "tool" not in self.roles:
+            out = edit_current(out, ctx, ("tool",), min_chars, edit_tool)
+        if inline:
+            out = edit_question(
+                out, q_index, lambda text: select(text, inline[text]) if text in inline else None
+            )
+        return out
+
+
+def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dict[str, list[Segment]], str]:
+    """The question message's texts that hold documents (with them), and the question: the
+    message's text outside its documents. ``({}, query)`` when it holds none."""
+    content = message.get("content")
+    texts = [content] if isinstance(content, str) else []
+    if isinstance(content, list):
+        texts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    found = {t: segs for t in texts if len(t) >= min_chars and (segs := split_documents(t))}
+    if not found:
+        return {}, query
+    outside = "\n".join(instruction_text(t, found[t]) if t in found else t for t in texts)
+    lines = [ln for ln in outside.split("\n") if ln.strip()]
+    # The instruction's own words ("search results", "irrelevant") would rank documents too; when a
+    # line reads as the question, rank against it alone.
+    asked = [ln for ln in lines if _QUESTION_LINE.search(ln)]
+    return found, "\n".join(asked or lines)

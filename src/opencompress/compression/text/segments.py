@@ -54,12 +54,18 @@ _CONTEXT_CUE = re.compile(
     + _CONTEXT_NOUN
     + r"\b|^\s*"
     + _CONTEXT_NOUN
-    + r"\s*:",
+    + r"\s*:"
+    + r"|^#{1,6}[ \t]+(?:[a-z-]+[ \t]+){0,2}"
+    + _CONTEXT_NOUN
+    + r"[ \t]*:?[ \t]*$",
     re.I | re.M,
 )
 _ADDRESSED = re.compile(r"\b(?:you|your)\b", re.I)
-_CODE_HINT = re.compile(r"```|^\s{4,}\S|[{};]\s*$|^\s*[$>#] |\b(?:def|class|import|return)\b[^\n]*[:(]", re.M)
+_CODE_HINT = re.compile(
+    r"```|^\s{4,}\S|^[^\n]{0,120}[{};][ \t]*$|^\s*[$>#] |^\s*(?:def|class|import|return)\b[^\n]*[:(]", re.M
+)
 _MIN_PARAGRAPH = 120  # shorter paragraphs (titles, bylines) attach to the next one
+_MIN_PASSAGE = 150
 
 
 def _rstrip_end(text: str, start: int, end: int) -> int:
@@ -77,6 +83,11 @@ def _is_prose(chunk: str, min_line: int = 50) -> bool:
         return False
     lines = [ln for ln in chunk.split("\n") if ln.strip()]
     return sum(len(ln) for ln in lines) >= min_line * len(lines)
+
+
+def _is_passage(chunk: str) -> bool:
+    """A retrieved passage: a few sentences of prose, not a one-line record of a report."""
+    return len(chunk) >= _MIN_PASSAGE and _is_prose(chunk)
 
 
 def _trailing_instruction(text: str, seg: Segment) -> Segment:
@@ -108,17 +119,20 @@ def _tagged(text: str) -> list[Segment]:
 
 
 def _headings(text: str) -> list[Segment]:
-    marks = list(_HEADING.finditer(text))
+    raw = list(_HEADING.finditer(text))
+    ends = [raw[i + 1].start() if i + 1 < len(raw) else len(text) for i in range(len(raw))]
+    # A heading directly followed by another one ("# Context" above "## Title") titles the
+    # collection or a group of documents: it stays instruction text between the documents.
+    marks = [(m, end) for m, end in zip(raw, ends, strict=True) if text[m.end() : end].strip()]
     if len(marks) < MIN_DOCUMENTS:
         return []
     segs: list[Segment] = []
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+    for m, end in marks:
         body_end = _rstrip_end(text, m.end(), end)
         if not _is_prose(text[m.end() : body_end]):
             return []
         segs.append(Segment(m.start(), m.end(), body_end, end))
-    if not _CONTEXT_CUE.search(text, 0, marks[0].start() + 300):
+    if not _CONTEXT_CUE.search(text, 0, marks[0][0].start() + 300):
         return []
     segs[-1] = _trailing_instruction(text, segs[-1])
     return segs
@@ -133,8 +147,14 @@ def _paragraphs(text: str) -> list[Segment]:
     spans.append((cursor, len(text)))
     if len(spans) < MIN_DOCUMENTS + 1:
         return []
-    # The first paragraph is the instruction; it must say that context follows.
+    # The first paragraph is the instruction; it must say that context follows. When it ends in a
+    # line announcing the context ("Context:") with a passage glued below it, the passage is a document.
     first_end = spans[0][1]
+    cue = _CONTEXT_CUE.search(text, 0, first_end)
+    line_end = text.find("\n", cue.end() if cue else first_end, first_end)
+    if cue and line_end > 0 and text[:line_end].rstrip().endswith(":") and text[line_end:first_end].strip():
+        spans[0:1] = [(0, line_end + 1), (line_end + 1, first_end)]
+        first_end = line_end + 1
     if first_end > 1500 or not _CONTEXT_CUE.search(text, 0, first_end) or not _is_prose(text[:first_end], 0):
         return []
     merged: list[tuple[int, int]] = []
@@ -149,16 +169,21 @@ def _paragraphs(text: str) -> list[Segment]:
     if len(merged) < MIN_DOCUMENTS:
         return []
     segs: list[Segment] = []
+    addressed = 0
     for s, e in merged:
         body_end = _rstrip_end(text, s, e)
         chunk = text[s:body_end]
-        # Instruction paragraphs talk to the reader; retrieved passages rarely do.
-        if not _is_prose(chunk) or len(_ADDRESSED.findall(chunk)) > 1:
+        if not _is_prose(chunk):
             return []
+        addressed += len(_ADDRESSED.findall(chunk)) > 1
         nl = text.find("\n", s, body_end)
         # A short first line without end punctuation ("Title: …", a byline) is the paragraph's header.
         head = nl + 1 if 0 < nl - s < 100 and text[nl - 1] not in ".!?" else s
         segs.append(Segment(s, head, body_end, e))
+    # Instruction paragraphs talk to the reader; retrieved passages rarely do (a song called
+    # "You've Got a Friend in Me" may, which is why one such paragraph in four is tolerated).
+    if 4 * addressed > len(segs):
+        return []
     return segs
 
 
@@ -168,11 +193,32 @@ def announces_context(text: str) -> bool:
     return _CONTEXT_CUE.search(text) is not None
 
 
-def split_documents(text: str) -> list[Segment]:
+def split_documents(text: str, *, marked_only: bool = False) -> list[Segment]:
     """Documents found in ``text`` (in order, non-overlapping), or ``[]`` when it is not a document
-    collection of at least :data:`MIN_DOCUMENTS`. Text between and around segments is instruction."""
+    collection of at least :data:`MIN_DOCUMENTS`. Text between and around segments is instruction.
+
+    ``marked_only``: only numbered or tagged documents whose bodies are prose, the shape a retrieval
+    tool returns. Tool output is mostly logs, listings and test reports, whose "Result 1:" lines
+    must not make them a collection to select from."""
+    if marked_only:
+        for finder in (_tagged, _numbered):
+            segs = finder(text)
+            if segs:
+                prose = sum(_is_passage(text[s.body_start : s.body_end]) for s in segs)
+                return segs if 2 * prose > len(segs) else []
+        return []
     for finder in (_tagged, _numbered, _headings, _paragraphs):
         segs = finder(text)
         if segs:
             return segs
     return []
+
+
+def instruction_text(text: str, segs: list[Segment]) -> str:
+    """What is not a document: the text before, between and after ``segs``, one piece per line.
+    When the question shares a message with its documents, this is where the question is."""
+    pieces = [text[: segs[0].start]] if segs else [text]
+    pieces += [text[a.end : b.start] for a, b in zip(segs, segs[1:], strict=False)]
+    if segs:
+        pieces.append(text[segs[-1].end :])
+    return "\n".join(p.strip() for p in pieces if p.strip())

@@ -3,7 +3,9 @@
 Prefix stability: only messages after ``ctx.frozen_until`` (the last assistant message) belong to
 the current turn; everything before is shared with earlier turns and must compress to the same
 bytes whatever the new question is. The last user message is the question itself and is never
-altered. Only string content and ``text`` parts are edited."""
+altered, with one exception for :func:`edit_question`: when it holds the documents the question
+is about, those documents (and only they) may be cut. Only string content and ``text`` parts are
+edited."""
 
 from __future__ import annotations
 
@@ -43,6 +45,17 @@ def edit_current(
             out = list(messages)
         out[i] = {**m, "content": new_content}
     return messages if out is None else out
+
+
+def edit_question(messages: list[Message], index: int, edit: TextEdit) -> list[Message]:
+    """Apply ``edit`` to the texts of the question's message at ``index``; the caller's ``edit``
+    must keep the question itself (the text outside the documents) byte for byte."""
+    new_content = _edit_content(messages[index].get("content"), 0, edit)
+    if new_content is None:
+        return messages
+    out = list(messages)
+    out[index] = {**messages[index], "content": new_content}
+    return out
 
 
 def _edit_content(content: object, min_chars: int, edit: TextEdit) -> object | None:
