@@ -1,10 +1,11 @@
-"""The NQ-20 questions of ``bench/compression.py`` in the other prompt layouts RAG clients send.
+"""The NQ-20 and GSM8K records of ``bench/compression.py`` in the other prompt layouts clients send.
 
-The evaluation data keeps the documents in the system message and the question alone in the last
-user message. Real clients also put instruction, documents and question in one user message
-(question last or first), tag documents in XML, group them as markdown sections, send bare
-"Context:" paragraphs without titles, or return them from a retrieval tool. This bench re-lays the
-same records (same documents, order, questions and gold answers) into each of those layouts and
+The evaluation data keeps the documents (or demonstrations) in the system message and the
+question alone in the last user message. Real clients also put instruction, documents and
+question in one user message (question last or first), tag documents in XML, group them as
+markdown sections, send bare "Context:" paragraphs without titles, or return them from a
+retrieval tool; few-shot prompts come as one user message too. This bench re-lays the same
+records (same documents, order, questions and gold answers) into each of those layouts and
 reports the same columns as ``bench/compression.py``, so a compressor that only recognises the
 evaluation layout shows up as 0% on the others.
 
@@ -110,6 +111,14 @@ def relay(record: dict[str, Any], layout: str) -> dict[str, Any] | None:
     return {**record, "source": f"{record['source'][:4]}/{layout}", "messages": messages}
 
 
+def one_message_fewshot(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A GSM8K record with its demonstrations and the question sent as one user message."""
+    texts = [m.get("content") for m in record["messages"]]
+    if not all(isinstance(t, str) for t in texts):
+        return None
+    return {**record, "source": "gsm8k/one-msg", "messages": [{"role": "user", "content": "\n".join(texts)}]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of *.jsonl files")
@@ -130,11 +139,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown:
         parser.error(f"unknown level(s) {unknown}; known: {', '.join(LEVELS)}")
-    nq = [r for s, rs in load_records(args.data, args.limit).items() if s.startswith("nq20") for r in rs]
+    records = load_records(args.data, args.limit)
+    nq = [r for s, rs in records.items() if s.startswith("nq20") for r in rs]
     by_source: dict[str, list[dict[str, Any]]] = {"nq20/eval": [{**r, "source": "nq20/eval"} for r in nq]}
     for layout in LAYOUTS:
         relaid = [x for r in nq if (x := relay(r, layout)) is not None]
         by_source[f"nq20/{layout}"] = relaid
+    gsm8k = records.get("gsm8k_cot", [])
+    if gsm8k:
+        by_source["gsm8k/eval"] = [{**r, "source": "gsm8k/eval"} for r in gsm8k]
+        by_source["gsm8k/one-msg"] = [x for r in gsm8k if (x := one_message_fewshot(r)) is not None]
     rows = run(by_source, levels)
     summaries = [r.summary() for r in rows]
     summaries.sort(key=lambda s: (list(by_source).index(s["source"]), LEVELS.index(s["level"])))

@@ -12,6 +12,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opencompress.compression import Policy, compress
 from support.rag_docs import DISTRACTORS, GOLD
@@ -119,3 +121,56 @@ def test_a_documents_question_from_an_earlier_turn_is_not_selected_again() -> No
     later = [*first, {"role": "assistant", "content": "Around 280 BC."}, *_user("And how tall was it?")]
     out = compress(later, policy=Policy(level="balanced", rate=0.3)).messages
     assert all(b in out[0]["content"] for _, b in DOCS)
+
+
+def test_a_question_after_a_short_last_document_is_never_cut() -> None:
+    """Found on the layouts bench: a last document shorter than the question after it took the
+    question into its body, and aggressive selection dropped it as a sentence."""
+    docs = [*DOCS, ("Note", "Dates vary.")]
+    text = "Answer about the lighthouse of Alexandria from the following search results.\n\n" + "\n".join(
+        f"Document [{i + 1}](Title: {t}) {b}" for i, (t, b) in enumerate(docs)
+    )
+    long_question = (
+        f"Question: {QUESTION}, and by whom, for which harbour and for what ships exactly\nAnswer:"
+    )
+    for level in ("balanced", "aggressive"):
+        out = compress(_user(f"{text}\n\n{long_question}"), policy=Policy(level=level, rate=0.2)).messages
+        assert out[0]["content"].endswith("\n" + long_question)
+
+
+def test_without_a_recognisable_question_the_documents_message_stays_whole() -> None:
+    messages = _user(
+        f"Use the following search results.\n\n{_numbered()}\n\nthe lighthouse of alexandria date"
+    )
+    assert compress(messages, policy=Policy(level="balanced", rate=0.3)).messages == messages
+
+
+_PIECES = st.sampled_from(
+    [
+        "Document [1](Title: Lighthouse) ",
+        "Document [2] ",
+        "[3] ",
+        "<document>The lighthouse stood on Pharos.</document>\n",
+        "\n\n",
+        "\n",
+        "Use the following passages.\n",
+        "The lighthouse was built in 280 BC. ",
+        "Alexandria is a city. ",
+        "Question: when? ",
+        "lighthouse alexandria ",
+        *(f"Document [{i + 1}](Title: {t}) {b}\n" for i, (t, b) in enumerate(DOCS)),
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(_PIECES, max_size=120),
+    rate=st.floats(0.05, 0.95),
+    level=st.sampled_from(["balanced", "aggressive"]),
+)
+def test_the_question_line_always_survives(pieces: list[str], rate: float, level: str) -> None:
+    question = f"Question: {QUESTION}?"
+    text = "".join(pieces) + "\n\n" + question
+    out = compress(_user(text), policy=Policy(level=level, rate=rate)).messages[0]["content"]  # type: ignore[arg-type]
+    assert out.endswith(question) and len(out) <= len(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opencompress.compression import compress
 from opencompress.compression.base import Policy, StageContext
 from opencompress.compression.stages.fewshot import FewShotBudget
 from opencompress.compression.text.demos import find_demonstrations
@@ -109,11 +110,19 @@ def test_real_question_inside_the_same_message_is_kept() -> None:
     assert len(out) < len(system)
 
 
-def test_not_a_few_shot_prompt_or_frozen_or_last_user_is_untouched() -> None:
+def test_demonstrations_in_the_question_message_are_budgeted_around_the_question() -> None:
+    text = _demos() + QUESTION
+    out = _run([{"role": "user", "content": text}])[0]["content"]
+    assert out.startswith(INSTRUCTION) and out.endswith(QUESTION) and len(out) < len(text)
+    kept = find_demonstrations(out)
+    assert kept and all(out[d.start : d.end] in text for d in kept)
+    result = compress([{"role": "user", "content": text}], policy=Policy(level="balanced"))
+    assert "fewshot" in result.stages_applied and result.messages[0]["content"].endswith(QUESTION)
+
+
+def test_not_a_few_shot_prompt_or_frozen_is_untouched() -> None:
     plain = [{"role": "system", "content": "You are helpful. " * 300}, {"role": "user", "content": QUESTION}]
     assert _run(plain) is plain
-    only_user = [{"role": "user", "content": _demos() + QUESTION}]
-    assert _run(only_user) is only_user
     frozen = [
         {"role": "system", "content": _demos()},
         {"role": "user", "content": "hi"},

@@ -31,7 +31,7 @@ from opencompress.compression.text.bm25 import query_terms
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import Segment, instruction_text, split_documents
 from opencompress.compression.text.selection import select_sentences
-from opencompress.compression.text.turn import edit_current, edit_question, last_user_index
+from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, texts_of
 
 CHARS_PER_TOKEN = 4
 
@@ -131,16 +131,15 @@ class DocumentSelection:
 def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dict[str, list[Segment]], str]:
     """The question message's texts that hold documents (with them), and the question: the
     message's text outside its documents. ``({}, query)`` when it holds none."""
-    content = message.get("content")
-    texts = [content] if isinstance(content, str) else []
-    if isinstance(content, list):
-        texts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    texts = texts_of(message)
     found = {t: segs for t in texts if len(t) >= min_chars and (segs := split_documents(t))}
     if not found:
         return {}, query
     outside = "\n".join(instruction_text(t, found[t]) if t in found else t for t in texts)
-    lines = [ln for ln in outside.split("\n") if ln.strip()]
-    # The instruction's own words ("search results", "irrelevant") would rank documents too; when a
-    # line reads as the question, rank against it alone.
-    asked = [ln for ln in lines if _QUESTION_LINE.search(ln)]
-    return found, "\n".join(asked or lines)
+    # Only a line that reads as the question counts: the instruction's own words ("search results",
+    # "irrelevant") would rank documents too, and without such a line the question may sit inside
+    # what looks like the last document, where selection could cut it. Then the message is left whole.
+    asked = [ln for ln in outside.split("\n") if _QUESTION_LINE.search(ln)]
+    if not asked:
+        return {}, ""
+    return found, "\n".join(asked)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
 from opencompress.compression.text.demos import Demo, find_demonstrations
-from opencompress.compression.text.turn import edit_current
+from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, texts_of
 
 CHARS_PER_TOKEN = 4
 
@@ -51,6 +51,9 @@ def drop_demonstrations(text: str, demos: Sequence[Demo], kept: Sequence[Demo]) 
 
 class FewShotBudget:
     name = "fewshot"
+    edits_question = True
+    """The question's own message may be edited, inside its demonstrations only: a prompt sent as
+    one user message (examples, then the real question) is ranked against the text outside them."""
 
     def __init__(
         self,
@@ -69,17 +72,37 @@ class FewShotBudget:
         ratio = ctx.policy.rate if ctx.policy.rate is not None else self.keep_ratio
         if ratio >= 1.0:
             return messages
+        min_chars = self.min_tokens * CHARS_PER_TOKEN
+        query = ctx.query
+        q_index = last_user_index(messages)
+        inline: dict[str, list[Demo]] = {}
+        if q_index > ctx.frozen_until:
+            texts = texts_of(messages[q_index])
+            inline = {t: demos for t in texts if len(t) >= min_chars and (demos := find_demonstrations(t))}
+            if inline:
+                query = "\n".join(_outside(t, inline[t]) if t in inline else t for t in texts)
         terms: list[list[str]] = []  # computed on first use: most requests have no demonstrations
 
-        def edit(text: str) -> str | None:
-            demos = find_demonstrations(text)
-            if not demos:
-                return None
+        def select(text: str, demos: list[Demo]) -> str | None:
             if not terms:
-                terms.append(query_terms(ctx.query))
+                terms.append(query_terms(query))
             kept = select_demonstrations(text, demos, terms[0], ratio, self.min_keep)
             if len(kept) == len(demos):
                 return None
             return drop_demonstrations(text, demos, kept)
 
-        return edit_current(messages, ctx, self.roles, self.min_tokens * CHARS_PER_TOKEN, edit)
+        def edit(text: str) -> str | None:
+            demos = find_demonstrations(text)
+            return select(text, demos) if demos else None
+
+        out = edit_current(messages, ctx, self.roles, min_chars, edit)
+        if inline and query.strip():
+            out = edit_question(
+                out, q_index, lambda text: select(text, inline[text]) if text in inline else None
+            )
+        return out
+
+
+def _outside(text: str, demos: Sequence[Demo]) -> str:
+    """The text around the demonstrations: the instruction and the real question."""
+    return text[: demos[0].start] + "\n" + text[demos[-1].end :]

@@ -64,6 +64,7 @@ _ADDRESSED = re.compile(r"\b(?:you|your)\b", re.I)
 _CODE_HINT = re.compile(
     r"```|^\s{4,}\S|^[^\n]{0,120}[{};][ \t]*$|^\s*[$>#] |^\s*(?:def|class|import|return)\b[^\n]*[:(]", re.M
 )
+_QUESTION_START = re.compile(r"\s*(?:question|query|q)\s*:", re.I)
 _MIN_PARAGRAPH = 120  # shorter paragraphs (titles, bylines) attach to the next one
 _MIN_PASSAGE = 150
 
@@ -92,10 +93,11 @@ def _is_passage(chunk: str) -> bool:
 
 def _trailing_instruction(text: str, seg: Segment) -> Segment:
     """The last document may be followed by the question or a closing instruction after a blank
-    line; give that tail back to the instruction when it is clearly shorter than the document."""
+    line; give that tail back to the instruction when it is clearly shorter than the document, or
+    whatever its length when it starts like a question ("Question:", "Q:")."""
     body = text[seg.body_start : seg.body_end]
     cut = body.rfind("\n\n")
-    if cut <= 0 or len(body) - cut >= cut:
+    if cut <= 0 or (len(body) - cut >= cut and not _QUESTION_START.match(body, cut + 2)):
         return seg
     new_end = _rstrip_end(text, seg.body_start, seg.body_start + cut)
     return Segment(seg.start, seg.body_start, new_end, seg.body_start + cut + 2)

@@ -47,6 +47,16 @@ def edit_current(
     return messages if out is None else out
 
 
+def texts_of(message: Message) -> list[str]:
+    """The message's editable texts: its string content, or its ``text`` parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return []
+
+
 def edit_question(messages: list[Message], index: int, edit: TextEdit) -> list[Message]:
     """Apply ``edit`` to the texts of the question's message at ``index``; the caller's ``edit``
     must keep the question itself (the text outside the documents) byte for byte."""
