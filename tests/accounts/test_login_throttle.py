@@ -1,7 +1,9 @@
-"""Sign-in throttling: per (email, client address) pair, plus a budget per address across emails.
+"""Sign-in throttling: per (email, client address) pair, a budget per address across emails, and
+one per email across addresses.
 
-Guessing at someone's email from one address must not lock its owner out elsewhere, and one
-address spraying many emails (an argon2 hash each) must be stopped. The argon2 work is replaced by
+Guessing at someone's email from one address must not lock its owner out elsewhere, one address
+spraying many emails (an argon2 hash each) must be stopped, and rotating addresses must not give
+unlimited guesses at one account. The argon2 work is replaced by
 a cheap check in the service-level tests (the limits, not the hashing, are under test here); the
 route test at the end uses real hashes.
 """
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from opencompress.accounts import passwords
 from opencompress.accounts.sessions import (
     LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE,
+    LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE,
     LOGIN_ATTEMPTS_PER_MINUTE,
     SessionService,
 )
@@ -152,9 +155,67 @@ def test_limiter_keys_hold_neither_email_nor_address_and_slots_are_returned(tmp_
         with pytest.raises(AuthError):
             await sessions.sign_in(EMAIL, "wrong-guess", client=ATTACKER)
         keys = list(limiter._keys)
-        assert len(keys) == 2
+        assert len(keys) == 3  # the address, the (email, address) pair, the email
         assert not any(part in key for key in keys for part in ("owner", "example", ATTACKER, "198"))
         assert all(not state.leases for state in limiter._keys.values())  # concurrency slots back
+
+    run(tmp_path, body)
+
+
+def rotating(count: int, start: int = 0) -> list[str]:
+    """Distinct public-looking addresses, as a botnet or a pool of proxies would send from."""
+    return [f"198.18.{(start + i) // 250}.{(start + i) % 250 + 1}" for i in range(count)]
+
+
+@pytest.mark.usefixtures("cheap_hashing")
+def test_rotating_addresses_cannot_guess_one_email_without_limit(tmp_path: Path) -> None:
+    """Each address stays far below its own budgets; the email's budget across addresses stops
+    the guessing, and while it is spent even the owner's right password is refused (the documented
+    trade-off: letting it through would tell a guesser which guess was right)."""
+
+    async def body(sessions: SessionService, limiter: MemoryRateLimiter, now: list[float]) -> None:
+        for address in rotating(LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE):
+            with pytest.raises(AuthError):
+                await sessions.sign_in(EMAIL, "wrong-guess", client=address)
+        for address in rotating(3, start=500):
+            with pytest.raises(RateLimitError) as limited:
+                await sessions.sign_in(EMAIL, "another-guess", client=address)
+            assert limited.value.status == 429 and limited.value.code == "too_many_sign_in_attempts"
+            assert limited.value.retry_after > 0 and "for this email" in limited.value.message
+        with pytest.raises(RateLimitError):
+            await sessions.sign_in(EMAIL, PASSWORD, client=OWNER_ADDRESS)
+        now[0] += 61  # the window moved on: the owner gets in
+        assert (await sessions.sign_in(EMAIL, PASSWORD, client=OWNER_ADDRESS)).account.email == EMAIL
+
+    run(tmp_path, body)
+
+
+@pytest.mark.usefixtures("cheap_hashing")
+def test_the_email_budget_is_per_email(tmp_path: Path) -> None:
+    async def body(sessions: SessionService, limiter: MemoryRateLimiter, now: list[float]) -> None:
+        await sessions.storage.create_account(
+            "other", email="other@example.com", password_hash="h:" + PASSWORD
+        )
+        for address in rotating(LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE):
+            with pytest.raises(AuthError):
+                await sessions.sign_in(EMAIL, "wrong-guess", client=address)
+        active = await sessions.sign_in("other@example.com", PASSWORD, client=rotating(1, start=900)[0])
+        assert active.account.email == "other@example.com"
+
+    run(tmp_path, body)
+
+
+@pytest.mark.usefixtures("cheap_hashing")
+def test_one_address_alone_cannot_spend_the_email_budget(tmp_path: Path) -> None:
+    """Attempts refused by the (email, address) budget do not reach the email's budget, so one
+    address hammering an email never locks its owner out of other addresses."""
+
+    async def body(sessions: SessionService, limiter: MemoryRateLimiter, now: list[float]) -> None:
+        assert LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE > LOGIN_ATTEMPTS_PER_MINUTE
+        for _ in range(LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE + 5):
+            with pytest.raises((AuthError, RateLimitError)):
+                await sessions.sign_in(EMAIL, "wrong-guess", client=ATTACKER)
+        assert (await sessions.sign_in(EMAIL, PASSWORD, client=OWNER_ADDRESS)).account.email == EMAIL
 
     run(tmp_path, body)
 
@@ -204,3 +265,32 @@ def test_the_login_route_throttles_by_the_connections_address(tmp_path: Path) ->
         refused = login(client, PASSWORD, ATTACKER)
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
         assert login(client, PASSWORD, OWNER_ADDRESS).status_code == 200
+
+
+def test_the_login_route_caps_one_email_across_addresses(tmp_path: Path) -> None:
+    from opencompress.http.app import create_app
+
+    db = tmp_path / "gw.db"
+
+    async def seed() -> None:
+        storage = open_storage(f"sqlite:///{db}")
+        try:
+            await storage.migrate()
+            await storage.create_account("owner", email=EMAIL, password_hash="not-an-argon2-hash")
+        finally:
+            await storage.close()
+
+    asyncio.run(seed())
+    settings = Settings.load(env={}, config_file=str(tmp_path / "absent.toml")).replace(
+        database_url=f"sqlite:///{db}", dev_mode=False, upstream_base_url="http://127.0.0.1:9/v1"
+    )
+    body = {"email": EMAIL, "password": "wrong-guess-x"}
+    with TestClient(with_peer_header(create_app(settings))) as client:
+        statuses = [
+            client.post("/auth/login", json=body, headers={"x-test-peer": peer}).status_code
+            for peer in rotating(LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE)
+        ]
+        assert statuses == [401] * LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE
+        refused = client.post("/auth/login", json=body, headers={"x-test-peer": OWNER_ADDRESS})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["code"] == "too_many_sign_in_attempts"

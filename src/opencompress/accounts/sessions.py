@@ -14,16 +14,31 @@ recompute it from the cookie on every request, so nothing extra is stored, and i
 derived from anything in the database. Browsers send it back in ``X-CSRF-Token`` on
 state-changing requests; a cross-site page can neither read the cookie nor the token.
 
-Guessing: with a rate limiter (in-process, or Redis-backed and then shared across replicas), two
-budgets apply to sign-in attempts, successful ones included:
+Guessing: with a rate limiter (in-process, or Redis-backed and then shared across replicas), three
+budgets apply to sign-in attempts, successful ones included, checked in this order:
 
+- each client address gets :data:`LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE` per minute across all
+  emails. Every attempt costs an argon2 hash (~0.1 s of CPU, 64 MiB), so spraying many emails
+  from one address is what this budget stops. An attempt that a later budget refuses still
+  counts here, so an address that keeps hammering one email is slowed down everywhere;
 - each (email, client address) pair gets :data:`LOGIN_ATTEMPTS_PER_MINUTE` per minute. Per pair,
   not per email: someone guessing at an email from their own address cannot lock its owner out,
   whose attempts come from another address;
-- each client address gets :data:`LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE` per minute across all
-  emails. Every attempt costs an argon2 hash (~0.1 s of CPU, 64 MiB), so spraying many emails
-  from one address is what this budget stops. An attempt that the pair budget refuses still
-  counts here, so an address that keeps hammering one email is slowed down everywhere.
+- each email gets :data:`LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE` per minute across all addresses,
+  so that rotating addresses (a botnet, a pool of proxies) does not buy unlimited guesses at one
+  account. Only attempts the first two budgets let through count here, so one address can
+  spend at most its pair budget of it and cannot lock the owner out alone.
+
+The email budget is where guessing and locking out pull against each other: an attacker with
+enough addresses can keep it spent, and while it is spent every sign-in to that email is refused
+with the 429, **the owner's correct password included**, without checking the password. Letting a
+correct password through would not help: the attacker's own correct guess would get through the
+same way, and the cap would stop nothing. What keeps this from being a lock-out for good: the
+window slides (the email is open again at most 60 s after the attempts stop), holding it takes
+a steady 20 attempts a minute from at least two addresses (one address gets only its pair budget
+in), and nothing is written to the account (no lock flag, nothing for an operator to clear). The cap is per
+minute because the limiter's window is 60 s (:data:`opencompress.ratelimit.base.WINDOW_S`): a
+longer window (fewer guesses per day, but longer lock-outs) would need a limiter with a longer log.
 
 The client address is what the HTTP layer reports for the connection (uvicorn takes it from
 ``X-Forwarded-For`` only when the peer is a trusted proxy, by default one on loopback). A caller
@@ -61,6 +76,14 @@ LOGIN_ATTEMPTS_PER_CLIENT_PER_MINUTE = 30
 """Sign-in attempts per minute from one client address, all emails together: three full per-email
 budgets, so a few people behind one NAT can still mistype, while one address spraying emails
 costs the server at most ~3 s of hashing per minute."""
+LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE = 20
+"""Sign-in attempts per minute for one email from all addresses together.
+
+Why 20: twice the pair budget, so one address (which can spend at most its pair budget of it)
+never shuts its owner out, and an owner mistyping from a phone and a laptop at once still fits.
+It bounds guessing at one account to 28,800 attempts a day however many addresses are used,
+where there was no bound at all; against a password of the minimum length that is not a
+brute-force rate. See the module doc for the lock-out trade-off."""
 _CSRF_LABEL = b"opencompress-csrf-v1"
 
 
@@ -151,7 +174,9 @@ class SessionService:
         """A new session for valid credentials; one generic ``AuthError`` for every failure (unknown
         email, wrong password, account without a password), with the same hashing work.
         ``RateLimitError`` (429) after too many attempts for one email from ``client`` (the
-        caller's network address), or from ``client`` across all emails (see the module doc)."""
+        caller's network address), from ``client`` across all emails, or for one email across
+        all addresses; a capped attempt is refused without checking its password, the right
+        one included (see the module doc for why)."""
         if not isinstance(email, str) or not isinstance(password, str):
             raise AuthError(_BAD_LOGIN, code="invalid_credentials")
         clean_email = email.strip().lower()
@@ -172,6 +197,14 @@ class SessionService:
             await _take_slot(
                 limiter, slots, "login:" + _digest(pair), LOGIN_ATTEMPTS_PER_MINUTE, "for this email"
             )
+            if client is not None:  # without an address, the pair budget above is the email's
+                await _take_slot(
+                    limiter,
+                    slots,
+                    "login-email:" + _digest(clean_email),
+                    LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE,
+                    "for this email",
+                )
             return await self._sign_in(clean_email, password)
 
     async def _sign_in(self, email: str, password: str) -> ActiveSession:
