@@ -12,7 +12,9 @@ headers, so their CSRF defences stay as they are.
 
 Requested headers are echoed in ``Access-Control-Allow-Headers``: the ``*`` wildcard never
 covers ``Authorization``. Responses expose the gateway's own headers (request id, token counts,
-rate limits), which scripts could not read otherwise.
+rate limits; one list, :data:`~opencompress.gateway.headers.RESPONSE_HEADERS`), which scripts
+could not read otherwise. A preflight ends here, before the request observer, so it gets its own
+request id like every other answer.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opencompress.gateway.headers import REQUEST_ID, RESPONSE_HEADERS
 from opencompress.http.session_renewal import LLM_API_PREFIXES
+from opencompress.observability.requests import new_request_id
 
-EXPOSED = (
-    "x-request-id, x-opencompress-original-tokens, x-opencompress-compressed-tokens, "
-    "x-opencompress-level, x-opencompress-stages, x-opencompress-compression, x-opencompress-format, "
-    "x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after"
-)
+EXPOSED = ", ".join(RESPONSE_HEADERS)
+_EXPOSED_HEADER = (b"access-control-expose-headers", EXPOSED.encode())
 PREFLIGHT_MAX_AGE_S = 600
 
 
@@ -56,7 +57,7 @@ class LlmApiCors:
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"access-control-allow-origin", b"*"),
-                    (b"access-control-expose-headers", EXPOSED.encode()),
+                    _EXPOSED_HEADER,
                 ]
             await send(message)
 
@@ -69,6 +70,7 @@ class LlmApiCors:
             "access-control-allow-methods": "GET, POST, OPTIONS",
             "access-control-max-age": str(PREFLIGHT_MAX_AGE_S),
             "vary": "Access-Control-Request-Headers",
+            REQUEST_ID: new_request_id(),
         }
         requested = headers.get("access-control-request-headers")
         if requested:
