@@ -7,6 +7,7 @@ characters, the format chat answers already use), one per request.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +47,8 @@ def test_the_sdk_sees_a_fresh_request_id_on_model_listing_and_retrieval(console:
     ids = [raw.headers.get("x-request-id") for raw in (first, second, found)]
     assert all(i is not None and REQUEST_ID.fullmatch(i) for i in ids), ids
     assert len(set(ids)) == 3
-    with pytest.raises(openai.NotFoundError) as missing:
-        client.models.retrieve("no-such-model")
+    with pytest.raises(openai.NotFoundError) as missing:  # an unknown path under /v1, as the SDK meets it
+        client.get("/no-such-route", cast_to=object)
     assert REQUEST_ID.fullmatch(missing.value.response.headers["x-request-id"])
 
 
@@ -99,9 +100,21 @@ def test_console_and_operator_answers_carry_a_request_id(console: Gateway, owner
 
 
 def test_chat_keeps_its_own_id_which_is_the_completion_id(console: Gateway, key: str) -> None:
-    raw = console.client(key).chat.completions.with_raw_response.create(**CHAT)  # type: ignore[call-overload]
+    raw = console.client(key).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
     assert raw.headers.get_list("x-request-id") == [raw.parse().id]
     assert REQUEST_ID.fullmatch(raw.parse().id)
+    with console.http() as http:
+        with http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as streamed:
+            first_chunk = next(line for line in streamed.iter_lines() if line.startswith("data: {"))
+    assert streamed.status_code == 200
+    assert streamed.headers.get_list("x-request-id") == [json.loads(first_chunk[6:])["id"]]
 
 
 def test_ids_are_unique_per_request(console: Gateway) -> None:

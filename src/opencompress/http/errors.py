@@ -4,6 +4,10 @@
 (unknown route, wrong method) get the same OpenAI-style body; anything else is a bug and becomes
 a 500 ``internal_error`` whose body never contains a traceback. Upstream 4xx are relayed with
 the upstream's own status and body so SDKs raise the matching exception class.
+
+Every response here gets the request's ``x-request-id`` from the request observer, which wraps
+the exception middleware; only the 500 (built outside it, by Starlette's outermost error
+middleware) adds the id itself.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from opencompress.errors import OpenCompressError, UpstreamStatusError
+from opencompress.gateway.headers import REQUEST_ID
 from opencompress.observability.logs import current_request_id
 
 log = logging.getLogger("opencompress.http")
@@ -58,7 +63,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
             "param": None,
         }
     }
-    headers = {"x-request-id": request_id} if request_id else None
+    headers = {REQUEST_ID: request_id} if request_id else None
     return JSONResponse(body, status_code=500, headers=headers)
 
 
