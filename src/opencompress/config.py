@@ -107,6 +107,10 @@ class Settings:
         "Lifetime in seconds of a dashboard/API sign-in session; using it in its second half renews it",
         7 * 24 * 3600,
     )
+    session_max_lifetime_s: int = _doc(
+        "Seconds after sign-in at which a session ends however much it is used; 0 = no cap",
+        30 * 24 * 3600,
+    )
     low_balance_threshold_micros: int = _doc(
         "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
     )
@@ -123,10 +127,11 @@ class Settings:
     shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)
 
     def __post_init__(self) -> None:
-        """Refuse money settings that would break billing later, when they are loaded: a negative
+        """Refuse settings that would break things later, when they are loaded: a negative
         default price makes every unknown model fail to bill, a fee outside 0..100 makes every chat
-        request a 500. ``ValueError`` naming the variable, like every configuration error: ``serve``
-        refuses to start and the CLI prints the message."""
+        request a 500, a negative session cap would end every session at once. ``ValueError``
+        naming the variable, like every configuration error: ``serve`` refuses to start and the
+        CLI prints the message."""
         for name in ("default_input_price", "default_output_price"):
             value = getattr(self, name)
             if not is_valid_price(value):
@@ -134,6 +139,12 @@ class Settings:
                     f"{ENV_PREFIX}{name.upper()} must be an integer from 0 to "
                     f"{MAX_PRICE_MICROS_PER_1M} (micro-dollars per 1M tokens), got {value!r}"
                 )
+        cap = self.session_max_lifetime_s
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            raise ValueError(
+                f"{ENV_PREFIX}SESSION_MAX_LIFETIME_S must be a whole number of seconds, 0 or more "
+                f"(0 = no cap), got {cap!r}"
+            )
         fee = self.fee_percent
         if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= MAX_FEE_PERCENT:
             raise ValueError(

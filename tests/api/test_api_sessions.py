@@ -192,3 +192,109 @@ def test_sign_in_attempts_are_limited_per_email(tmp_path: Path) -> None:
         assert all("owner" not in key for key in limiter._keys)  # hashed, never the address
 
     with_storage(tmp_path / "s.db", body)
+
+
+def with_clocked_storage(db: Path, now: list[float], body: Callable[[Storage], Awaitable[T]]) -> T:
+    """Like :func:`with_storage`, with the storage's clock (``created_at``) reading ``now`` too."""
+    from opencompress.storage import SqliteStorage
+
+    async def main() -> T:
+        storage = SqliteStorage(str(db), clock=lambda: now[0])
+        try:
+            await storage.migrate()
+            return await body(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(main())
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=60, max_lifetime_s=150, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        token_hash = hash_session_token(active.token)
+        assert active.expires_at == 1_060.0
+        seen = []
+        for _ in range(5):  # used every 25 s: it slides, but never past sign-in + 150 s
+            now[0] += 25
+            resumed = await sessions.resume(active.token)
+            seen.append((resumed.renewed, resumed.expires_at))
+        assert seen == [
+            (False, 1_060.0),
+            (True, 1_110.0),
+            (False, 1_110.0),
+            (True, 1_150.0),  # a full lifetime would be 1,160: held to the cap
+            (False, 1_150.0),  # nothing to move: no write, no new cookie
+        ]
+        assert (await storage.get_session(token_hash)).expires_at == 1_150.0  # type: ignore[union-attr]
+        now[0] = 1_150.0
+        with pytest.raises(AuthError) as err:
+            await sessions.resume(active.token)
+        assert err.value.code == "session_expired"
+        assert await storage.get_session(token_hash) is None
+
+    with_clocked_storage(tmp_path / "s.db", now, body)
+
+
+def test_a_session_older_than_the_cap_ends_even_if_its_expiry_is_later(tmp_path: Path) -> None:
+    """A row slid forward before the cap existed (or under a longer cap) ends at its next use."""
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=60, max_lifetime_s=150, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        token_hash = hash_session_token(active.token)
+        now[0] = 1_200.0
+        assert await storage.extend_session(token_hash, 1_250.0)
+        with pytest.raises(AuthError) as err:
+            await sessions.resume(active.token)
+        assert err.value.code == "session_expired"
+        assert await storage.get_session(token_hash) is None
+
+    with_clocked_storage(tmp_path / "s.db", now, body)
+
+
+def test_sign_in_expiry_never_passes_the_absolute_lifetime(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=600, max_lifetime_s=100, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        assert active.expires_at == 1_100.0
+        stored = await storage.get_session(hash_session_token(active.token))
+        assert stored is not None and stored.expires_at == 1_100.0
+
+    with_clocked_storage(tmp_path / "s.db", now, body)
+
+
+def test_a_zero_max_lifetime_lets_sessions_slide_without_end(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def body(storage: Storage) -> None:
+        await owner(storage)
+        sessions = SessionService(storage, ttl_s=60, max_lifetime_s=0, clock=lambda: now[0])
+        active = await sessions.sign_in("owner@example.com", PASSWORD)
+        for _ in range(200):  # 5,000 s of use, 83 lifetimes
+            now[0] += 25
+            await sessions.resume(active.token)
+        assert (await sessions.resume(active.token)).expires_at > now[0]
+
+    with_clocked_storage(tmp_path / "s.db", now, body)
+
+
+def test_the_max_lifetime_defaults_to_30_days_and_refuses_negatives() -> None:
+    from opencompress.accounts.sessions import DEFAULT_MAX_LIFETIME_S
+    from opencompress.config import Settings
+
+    settings = Settings.load(env={}, config_file="/nonexistent/opencompress.toml")
+    assert settings.session_max_lifetime_s == DEFAULT_MAX_LIFETIME_S == 30 * 24 * 3600
+    env = {"OPENCOMPRESS_SESSION_MAX_LIFETIME_S": "0"}
+    assert Settings.load(env=env, config_file="/nonexistent/x.toml").session_max_lifetime_s == 0
+    with pytest.raises(ValueError, match="OPENCOMPRESS_SESSION_MAX_LIFETIME_S"):
+        Settings.load(env={"OPENCOMPRESS_SESSION_MAX_LIFETIME_S": "-1"}, config_file="/nonexistent/x.toml")

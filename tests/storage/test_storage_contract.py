@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -437,6 +438,21 @@ def test_extend_session_moves_only_that_sessions_expiry(use_storage: UseStorage)
         assert (await storage.get_session("a")).expires_at == far + 100  # type: ignore[union-attr]
         assert (await storage.get_session("b")).expires_at == far  # type: ignore[union-attr]
         assert await storage.extend_session("gone", far + 100) is False
+
+    use_storage(body)
+
+
+def test_a_sessions_created_at_is_its_sign_in_time_and_survives_extension(use_storage: UseStorage) -> None:
+    """The absolute session lifetime is measured from ``created_at``: sliding must not move it."""
+
+    async def body(storage: Storage) -> None:
+        account = await storage.create_account("c")
+        before = time.time()
+        created = await storage.create_session(token_hash="s", account_id=account.id, expires_at=NOW * 2)
+        assert before - 1 <= created.created_at <= time.time() + 1
+        assert await storage.extend_session("s", NOW * 3)
+        stored = await storage.get_session("s")
+        assert stored is not None and (stored.created_at, stored.expires_at) == (created.created_at, NOW * 3)
 
     use_storage(body)
 

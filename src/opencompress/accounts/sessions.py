@@ -6,6 +6,11 @@ a session lives ``settings.session_ttl_s`` after sign-in, and once it is used wi
 of that left, its expiry moves to a full lifetime from now (one write per half-lifetime, not per
 request) and :attr:`ActiveSession.renewed` tells the web layer to re-send the cookie with the new
 lifetime. Someone who keeps using the dashboard stays signed in; an idle session still ends.
+Sliding has an end too: a session ends ``settings.session_max_lifetime_s`` (30 days by default)
+after sign-in however much it is used, so a stolen cookie that is kept busy does not live for
+ever. The cap is measured from the row's ``created_at`` (the sign-in time, which every session row
+has had since the sessions table was created), so it also applies to sessions that slid forward
+before the cap existed: they end at their next use once they are older than the cap.
 Sign-out deletes the row; a password change deletes every session of the account (in the
 storage transaction).
 
@@ -57,6 +62,7 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -84,6 +90,11 @@ never shuts its owner out, and an owner mistyping from a phone and a laptop at o
 It bounds guessing at one account to 28,800 attempts a day however many addresses are used,
 where there was no bound at all; against a password of the minimum length that is not a
 brute-force rate. See the module doc for the lock-out trade-off."""
+DEFAULT_MAX_LIFETIME_S = 30 * 24 * 3600
+"""How long a session can last after sign-in however much it is used (``0`` turns the cap off).
+
+Why 30 days: long enough that a daily user signs in about once a month, short enough that a
+session cookie copied off a machine stops working on its own within weeks."""
 _CSRF_LABEL = b"opencompress-csrf-v1"
 
 
@@ -162,11 +173,14 @@ class SessionService:
         storage: Storage,
         *,
         ttl_s: float,
+        max_lifetime_s: float = DEFAULT_MAX_LIFETIME_S,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.storage = storage
         self.ttl_s = ttl_s
+        self.max_lifetime_s = max_lifetime_s
+        """Seconds after sign-in at which a session ends however it is used; ``0``: no cap."""
         self._limiter = limiter
         self._clock = clock
 
@@ -218,8 +232,11 @@ class SessionService:
                 account.id, await asyncio.to_thread(passwords.hash_password, password)
             )
         token = new_session_token()
+        now = self._clock()
         session = await self.storage.create_session(
-            token_hash=hash_session_token(token), account_id=account.id, expires_at=self._clock() + self.ttl_s
+            token_hash=hash_session_token(token),
+            account_id=account.id,
+            expires_at=min(now + self.ttl_s, self._ends_at(now)),
         )
         return ActiveSession(
             account=account, token=token, csrf_token=csrf_token_for(token), expires_at=session.expires_at
@@ -234,17 +251,19 @@ class SessionService:
         if session is None:
             raise AuthError("Your session is not valid; sign in again.", code="invalid_session")
         now = self._clock()
-        if session.expires_at <= now:
+        ends_at = self._ends_at(session.created_at)
+        if session.expires_at <= now or ends_at <= now:
             await self.storage.delete_session(token_hash)
             raise AuthError("Your session has expired; sign in again.", code="session_expired")
         account = await self.storage.get_account(session.account_id)
         if account is None:
             raise AuthError("Your session is not valid; sign in again.", code="invalid_session")
-        expires_at, renewed = session.expires_at, False
+        expires_at, renewed = min(session.expires_at, ends_at), False
         if expires_at - now < self.ttl_s / 2:
-            renewed = await self.storage.extend_session(token_hash, now + self.ttl_s)
-            if renewed:
-                expires_at = now + self.ttl_s
+            # Slide, but never past the cap: once the expiry sits on it there is nothing to write.
+            target = min(now + self.ttl_s, ends_at)
+            if target > expires_at and await self.storage.extend_session(token_hash, target):
+                expires_at, renewed = target, True
         return ActiveSession(
             account=account,
             token=token,
@@ -252,6 +271,10 @@ class SessionService:
             expires_at=expires_at,
             renewed=renewed,
         )
+
+    def _ends_at(self, created_at: float) -> float:
+        """When a session signed in at ``created_at`` ends however it is used."""
+        return created_at + self.max_lifetime_s if self.max_lifetime_s > 0 else math.inf
 
     async def sign_out(self, token: str | None) -> None:
         if token and len(token) <= MAX_TOKEN_LENGTH:
