@@ -4,10 +4,10 @@ The evaluation data keeps the documents (or demonstrations) in the system messag
 question alone in the last user message. Real clients also put instruction, documents and
 question in one user message (question last or first), tag documents in XML, group them as
 markdown sections, send bare "Context:" paragraphs without titles, or return them from a
-retrieval tool; few-shot prompts come as one user message too. This bench re-lays the same
-records (same documents, order, questions and gold answers) into each of those layouts and
-reports the same columns as ``bench/compression.py``, so a compressor that only recognises the
-evaluation layout shows up as 0% on the others.
+retrieval tool (as text or as JSON records); few-shot prompts come as one user message too. This
+bench re-lays the same records (same documents, order, questions and gold answers) into each of
+those layouts and reports the same columns as ``bench/compression.py``, so a compressor that only
+recognises the evaluation layout shows up as 0% on the others.
 
 Usage::
 
@@ -90,6 +90,16 @@ def _tool_result(instruction: str, question: str, docs: list[Doc]) -> list[dict[
     ]
 
 
+def _tool_json(instruction: str, question: str, docs: list[Doc]) -> list[dict[str, Any]]:
+    messages = _tool_result(instruction, question, docs)
+    results = [
+        {"title": t, "url": f"https://en.wikipedia.org/wiki/{i}", "content": x}
+        for i, (t, x) in enumerate(docs)
+    ]
+    messages[-1]["content"] = json.dumps({"query": question, "results": results}, ensure_ascii=False)
+    return messages
+
+
 LAYOUTS: dict[str, Layout] = {
     "one-msg": _one_message,
     "q-first": _question_first,
@@ -97,6 +107,7 @@ LAYOUTS: dict[str, Layout] = {
     "md": _markdown,
     "paras": _bare_paragraphs,
     "tool": _tool_result,
+    "tool-json": _tool_json,
 }
 
 

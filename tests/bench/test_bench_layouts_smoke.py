@@ -40,7 +40,7 @@ def _record(i: int) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("layout", ["one-msg", "q-first", "xml", "md", "paras", "tool"])
+@pytest.mark.parametrize("layout", ["one-msg", "q-first", "xml", "md", "paras", "tool", "tool-json"])
 def test_each_layout_keeps_documents_question_and_answer(layouts: ModuleType, layout: str) -> None:
     record = _record(2)
     relaid = layouts.relay(record, layout)

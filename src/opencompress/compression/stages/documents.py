@@ -5,6 +5,9 @@ Within the current turn (see :mod:`opencompress.compression.text.turn`), a messa
 
 * a large key→value JSON object whose key or value the question names exactly: only the named
   pair(s) are kept, the object is re-serialised as valid JSON with equal values;
+* a JSON list of retrieved passages (``[{"title", "content"}, ...]``, ``{"results": [...]}``):
+  whole records are kept by BM25 within ``keep_ratio``, copied byte for byte
+  (:mod:`opencompress.compression.text.jsonrecords`);
 * a collection of documents (numbered/tagged blocks, markdown sections, announced prose
   paragraphs): the best sentences by coarse-to-fine BM25 are kept within ``keep_ratio`` of the
   document characters, documents in their original order, headers with any kept sentence. A
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import query_terms
+from opencompress.compression.text.jsonrecords import find_records, select_records
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import Segment, instruction_text, split_documents
 from opencompress.compression.text.selection import select_sentences
@@ -92,40 +96,64 @@ class DocumentSelection:
             inline, query = _inline_documents(messages[q_index], min_chars, query)
         if not query or _WHOLE_CONTEXT_TASK.search(query):
             return messages
-        terms: list[list[str]] = []  # computed on first use: most requests have no large message
-
-        def select(text: str, segs: list[Segment]) -> str | None:
-            if not terms:
-                terms.append(query_terms(query))
-            return select_sentences(
-                text,
-                segs,
-                terms[0],
-                ratio,
-                doc_weight=self.doc_weight,
-                question=query,
-                type_weight=self.type_weight,
-            )
-
-        def edit(text: str) -> str | None:
-            kept = select_pairs(text, query)
-            if kept is not None:
-                return kept
-            segs = split_documents(text)
-            return select(text, segs) if segs else None
-
-        def edit_tool(text: str) -> str | None:
-            segs = split_documents(text, marked_only=True)
-            return select(text, segs) if segs else None
-
-        out = edit_current(messages, ctx, self.roles, min_chars, edit)
+        pick = _Selector(query, ratio, self.doc_weight, self.type_weight)
+        out = edit_current(messages, ctx, self.roles, min_chars, pick.any_layout)
         if "tool" not in self.roles:
-            out = edit_current(out, ctx, ("tool",), min_chars, edit_tool)
+            out = edit_current(out, ctx, ("tool",), min_chars, pick.retrieved)
         if inline:
             out = edit_question(
-                out, q_index, lambda text: select(text, inline[text]) if text in inline else None
+                out, q_index, lambda text: pick.sentences(text, inline[text]) if text in inline else None
             )
         return out
+
+
+class _Selector:
+    """One request's selection: the question, its terms (computed on first use: most requests
+    have no large message), the budget and the ranking weights."""
+
+    def __init__(self, query: str, ratio: float, doc_weight: float, type_weight: float) -> None:
+        self.query = query
+        self.ratio = ratio
+        self.doc_weight = doc_weight
+        self.type_weight = type_weight
+        self._terms: list[str] | None = None
+
+    @property
+    def terms(self) -> list[str]:
+        if self._terms is None:
+            self._terms = query_terms(self.query)
+        return self._terms
+
+    def sentences(self, text: str, segs: list[Segment]) -> str | None:
+        return select_sentences(
+            text,
+            segs,
+            self.terms,
+            self.ratio,
+            doc_weight=self.doc_weight,
+            question=self.query,
+            type_weight=self.type_weight,
+        )
+
+    def json_records(self, text: str) -> str | None:
+        records = find_records(text)
+        return None if records is None else select_records(text, records, self.terms, self.ratio)
+
+    def any_layout(self, text: str) -> str | None:
+        """A system/developer/user text: key-value JSON, JSON records or documents in any layout."""
+        kept = select_pairs(text, self.query)
+        if kept is None:
+            kept = self.json_records(text)
+        if kept is None and (segs := split_documents(text)):
+            kept = self.sentences(text, segs)
+        return kept
+
+    def retrieved(self, text: str) -> str | None:
+        """A tool result: only what a retrieval tool returns (JSON records, marked passages)."""
+        kept = self.json_records(text)
+        if kept is None and (segs := split_documents(text, marked_only=True)):
+            kept = self.sentences(text, segs)
+        return kept
 
 
 def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dict[str, list[Segment]], str]:

@@ -1,0 +1,200 @@
+"""Keep the records a question needs from a JSON list of retrieved passages.
+
+Search and retrieval tools answer with JSON: ``[{"title", "url", "content"}, ...]`` or
+``{"results": [...]}``. That is the same RAG evidence as numbered documents in text, so it gets
+the same treatment, at the granularity JSON allows: whole records are kept or dropped, ranked by
+BM25 of their string values against the question, within a share of the records' characters.
+
+What counts: the message is one JSON document whose records list (the top-level array, or the only
+array-of-objects member of the top-level object) holds at least :data:`MIN_RECORDS` objects, most
+of them with a passage of prose under a content-like key (``content``, ``text``, ``snippet``…).
+The ``{"columns", "rows"}`` table the aggressive ``json_table`` stage makes of such a list counts
+too (its rows are the records), since that stage runs first.
+A list of issues, files or rows without such a field is not retrieval output and is left alone.
+
+Kept records are copied byte for byte (numbers keep their spelling, escapes stay escaped), in their
+original order, with the original separator; the result is valid JSON whose kept values are equal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from opencompress.compression.text.bm25 import BM25, index_terms, rank
+
+MIN_RECORDS = 3
+_MIN_PASSAGE = 100
+_CONTENT_KEYS = frozenset(
+    {
+        "abstract",
+        "body",
+        "chunk",
+        "content",
+        "description",
+        "document",
+        "excerpt",
+        "page_content",
+        "passage",
+        "snippet",
+        "summary",
+        "text",
+    }
+)
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass(frozen=True)
+class Records:
+    """The records list inside a JSON text: element spans, and the values they decode to."""
+
+    spans: tuple[tuple[int, int], ...]
+    values: tuple[dict[str, Any], ...]
+
+
+def find_records(text: str) -> Records | None:
+    """The retrieval records in ``text`` (one JSON document), or ``None``."""
+    start = _skip(text, 0)
+    if text[start : start + 1] not in ("[", "{"):
+        return None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    located = _locate(text, start, document, depth=1)
+    if located is None:
+        return None
+    array_at, columns = located
+    spans = _element_spans(text, array_at)
+    if spans is None:
+        return None
+    raw = [_DECODER.raw_decode(text, s)[0] for s, _ in spans]
+    if columns is not None:  # our own aggressive table form: rows of cells under one header
+        if not all(isinstance(r, list) and len(r) == len(columns) for r in raw):
+            return None
+        raw = [dict(zip(columns, r, strict=True)) for r in raw]
+    if not all(isinstance(v, dict) for v in raw):
+        return None
+    values = tuple(raw)
+    if 2 * sum(_has_passage(v) for v in values) <= len(values):
+        return None
+    return Records(tuple(spans), values)
+
+
+def select_records(text: str, records: Records, query: list[str], keep_ratio: float) -> str | None:
+    """``text`` with only the best records within ``keep_ratio`` of their characters (at least one),
+    or ``None`` when the question matches no record or every record is kept."""
+    if not query:
+        return None
+    scores = BM25([index_terms(" ".join(_strings(v))) for v in records.values], vocabulary=query).scores(
+        query
+    )
+    if max(scores) <= 0.0:
+        return None
+    spans = records.spans
+    budget = keep_ratio * sum(e - s for s, e in spans)
+    kept: list[int] = []
+    used = 0
+    for i in rank(scores):
+        cost = spans[i][1] - spans[i][0]
+        if kept and used + cost > budget:
+            continue
+        kept.append(i)
+        used += cost
+    if len(kept) == len(spans):
+        return None
+    sep = text[spans[0][1] : spans[1][0]]
+    body = sep.join(text[spans[i][0] : spans[i][1]] for i in sorted(kept))
+    out = text[: spans[0][0]] + body + text[spans[-1][1] :]
+    try:
+        json.loads(out)
+    except ValueError:  # a separator holding more than a comma (cannot happen for valid JSON)
+        return None
+    return out
+
+
+def _locate(text: str, start: int, value: Any, depth: int) -> tuple[int, list[str] | None] | None:
+    """Where the records array starts, and the column names when it is a table's ``rows``."""
+    if _objects(value):
+        return start, None
+    if _table(value):
+        at = _member_value_at(text, start, "rows")
+        return (at, value["columns"]) if at >= 0 else None
+    if not isinstance(value, dict) or depth <= 0:
+        return None
+    names = [k for k, v in value.items() if _objects(v) or _table(v)]
+    if len(names) != 1:
+        return None
+    at = _member_value_at(text, start, names[0])
+    return _locate(text, at, value[names[0]], depth - 1) if at >= 0 else None
+
+
+def _table(value: Any) -> bool:
+    """``{"columns": [...], "rows": [[...], ...]}``, the form the aggressive ``json_table`` writes."""
+    if not isinstance(value, dict) or set(value) != {"columns", "rows"}:
+        return False
+    columns, rows = value["columns"], value["rows"]
+    return (
+        isinstance(columns, list)
+        and all(isinstance(c, str) for c in columns)
+        and isinstance(rows, list)
+        and len(rows) >= MIN_RECORDS
+    )
+
+
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and len(value) >= MIN_RECORDS and all(isinstance(v, dict) for v in value)
+
+
+def _has_passage(record: dict[str, Any]) -> bool:
+    return any(
+        k.lower() in _CONTENT_KEYS and isinstance(v, str) and len(v) >= _MIN_PASSAGE and " " in v
+        for k, v in record.items()
+    )
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _skip(text: str, i: int) -> int:
+    m = _WS.match(text, i)
+    return m.end() if m else i
+
+
+def _member_value_at(text: str, start: int, name: str) -> int:
+    """Where the value of the top-level object's member ``name`` starts (the object is valid JSON)."""
+    i = _skip(text, start + 1)
+    while text[i : i + 1] == '"':
+        key, i = _DECODER.raw_decode(text, i)
+        i = _skip(text, _skip(text, i) + 1)  # past ':'
+        if key == name:
+            return i
+        _, i = _DECODER.raw_decode(text, i)
+        i = _skip(text, i)
+        if text[i : i + 1] != ",":
+            break
+        i = _skip(text, i + 1)
+    return -1
+
+
+def _element_spans(text: str, at: int) -> list[tuple[int, int]] | None:
+    """Spans of the array's elements; the array at ``at`` is valid JSON."""
+    spans: list[tuple[int, int]] = []
+    i = _skip(text, at + 1)
+    while text[i : i + 1] not in ("]", ""):
+        _, end = _DECODER.raw_decode(text, i)
+        spans.append((i, end))
+        i = _skip(text, end)
+        if text[i : i + 1] == ",":
+            i = _skip(text, i + 1)
+    return spans if len(spans) >= MIN_RECORDS else None
