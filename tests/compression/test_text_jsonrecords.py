@@ -69,3 +69,13 @@ def test_the_aggressive_table_form_is_records_too() -> None:
     table = json.loads(out)["results"]
     assert table["columns"] == ["title", "content"] and [GOLD[0], GOLD[1]] in table["rows"]
     assert len(table["rows"]) < len(rows)
+
+
+def test_lists_an_agent_acts_on_are_not_retrieval_records() -> None:
+    issues = [
+        {"number": i, "title": t, "body": b, "url": f"https://example.org/issues/{i}"}
+        for i, (t, b) in enumerate(DOCS)
+    ]
+    assert find_records(json.dumps(issues)) is None
+    products = [{"sku": f"A-{i}", "name": t, "description": b} for i, (t, b) in enumerate(DOCS)]
+    assert find_records(json.dumps(products)) is None

@@ -30,10 +30,8 @@ _MIN_PASSAGE = 100
 _CONTENT_KEYS = frozenset(
     {
         "abstract",
-        "body",
         "chunk",
         "content",
-        "description",
         "document",
         "excerpt",
         "page_content",
@@ -43,6 +41,8 @@ _CONTENT_KEYS = frozenset(
         "text",
     }
 )
+"""Where retrieval APIs put the passage. Not ``body`` or ``description``: lists of issues, e-mails,
+tickets or products carry those, and an agent acting on such a list needs all of it."""
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
 
