@@ -34,6 +34,12 @@ MAX_FEE_PERCENT = 100
 request would then fail with a 500), below 0 it would pay the user for compressing."""
 
 
+COOKIE_SECURE_VALUES = ("auto", "true", "false")
+"""``auto``: Secure when the request came over https as the server sees it (uvicorn takes the scheme
+from ``X-Forwarded-Proto`` only from a trusted proxy, by default one on loopback). ``true`` is for a
+TLS-terminating proxy on another host, whose requests arrive as plain http."""
+
+
 def is_valid_price(value: object) -> TypeGuard[int]:
     """A price in micro-dollars per 1M tokens: an integer (not a bool) from 0 to
     :data:`MAX_PRICE_MICROS_PER_1M`."""
@@ -111,6 +117,11 @@ class Settings:
         "Seconds after sign-in at which a session ends however much it is used; 0 = no cap",
         30 * 24 * 3600,
     )
+    cookie_secure: str = _doc(
+        "Mark the sign-in cookies `Secure`: `auto` (when the request came over https, as the server "
+        "sees it), `true` (always: behind a TLS-terminating proxy the server does not trust) or `false`",
+        "auto",
+    )
     low_balance_threshold_micros: int = _doc(
         "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
     )
@@ -129,9 +140,10 @@ class Settings:
     def __post_init__(self) -> None:
         """Refuse settings that would break things later, when they are loaded: a negative
         default price makes every unknown model fail to bill, a fee outside 0..100 makes every chat
-        request a 500, a negative session cap would end every session at once. ``ValueError``
-        naming the variable, like every configuration error: ``serve`` refuses to start and the
-        CLI prints the message."""
+        request a 500, a negative session cap would end every session at once, and a misspelt
+        ``cookie_secure`` must not silently drop ``Secure``. ``ValueError`` naming the variable,
+        like every configuration error: ``serve`` refuses to start and the CLI prints the
+        message."""
         for name in ("default_input_price", "default_output_price"):
             value = getattr(self, name)
             if not is_valid_price(value):
@@ -145,6 +157,13 @@ class Settings:
                 f"{ENV_PREFIX}SESSION_MAX_LIFETIME_S must be a whole number of seconds, 0 or more "
                 f"(0 = no cap), got {cap!r}"
             )
+        secure = str(self.cookie_secure).strip().lower()  # a TOML boolean arrives as "True"
+        if secure not in COOKIE_SECURE_VALUES:
+            raise ValueError(
+                f"{ENV_PREFIX}COOKIE_SECURE must be one of {', '.join(COOKIE_SECURE_VALUES)}, "
+                f"got {self.cookie_secure!r}"
+            )
+        object.__setattr__(self, "cookie_secure", secure)  # frozen: normalise once, here
         fee = self.fee_percent
         if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= MAX_FEE_PERCENT:
             raise ValueError(

@@ -39,6 +39,7 @@ from opencompress.dashboard.web import (
 )
 from opencompress.errors import AuthError, InvalidRequestError, OpenCompressError, RateLimitError
 from opencompress.http.auth import context, set_session_cookie
+from opencompress.http.session_renewal import cookie_secure
 from opencompress.storage.base import ApiKey, UsageRecord
 
 CHART_DAYS = 30
@@ -80,7 +81,7 @@ def _login_page(
         path="/login",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
     return response
 
@@ -100,7 +101,7 @@ async def login_submit(request: Request) -> Response:
         return _login_page(request, next_url=next_url, email=email, error=exc.message, status=exc.status)
     response = see_other(next_url)
     # The same cookie as POST /auth/login, so the pages and /api/* share one sign-in.
-    set_session_cookie(response, request, active.token, ttl_s=ctx.settings.session_ttl_s)
+    set_session_cookie(response, request, active)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

@@ -58,7 +58,7 @@ async def signed_in(request: Request) -> ActiveSession | None:
         session = await context(request).sessions.resume(token)
     except AuthError:
         return None
-    note_renewed(request.scope, session)  # the response re-sends the cookie (http/session_renewal.py)
+    note_renewed(request, session)  # the response re-sends the cookie (http/session_renewal.py)
     return session
 
 

@@ -27,7 +27,7 @@ from opencompress.accounts.keys import KEY_PREFIX
 from opencompress.accounts.sessions import CSRF_HEADER, SESSION_COOKIE, ActiveSession, csrf_matches
 from opencompress.errors import AuthError, InvalidRequestError, PermissionDeniedError
 from opencompress.gateway.context import AppContext
-from opencompress.http.session_renewal import note_renewed, session_cookie
+from opencompress.http.session_renewal import cookie_secure, max_age_until, note_renewed, session_cookie
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACCOUNT_HEADER = "X-Account-Id"
@@ -87,7 +87,7 @@ async def authenticate(request: Request) -> Caller:
             code="not_signed_in",
         )
     session = await ctx.sessions.resume(cookie)
-    note_renewed(request.scope, session)
+    note_renewed(request, session)
     if request.method in UNSAFE_METHODS:
         check_same_origin(request)
         if not csrf_matches(cookie, request.headers.get(CSRF_HEADER)):
@@ -137,11 +137,14 @@ async def require_account(request: Request) -> Caller:
     return Caller("admin", account_id)
 
 
-def set_session_cookie(response: Response, request: Request, token: str, *, ttl_s: float) -> None:
-    """Put the sign-in cookie on ``response`` (``POST /auth/login`` and the dashboard's sign-in form
-    share it, so pages and ``/api/*`` use one session). Its attributes are defined once, in
-    :func:`opencompress.http.session_renewal.session_cookie`."""
-    cookie = session_cookie(token, ttl_s=ttl_s, secure=request.url.scheme == "https")
+def set_session_cookie(response: Response, request: Request, session: ActiveSession) -> None:
+    """Put the sign-in cookie of a new ``session`` on ``response`` (``POST /auth/login`` and the
+    dashboard's sign-in form share it, so pages and ``/api/*`` use one session). It lives as long
+    as the session (its expiry may be held to the absolute lifetime); its attributes are defined
+    once, in :func:`opencompress.http.session_renewal.session_cookie`."""
+    cookie = session_cookie(
+        session.token, ttl_s=max_age_until(session.expires_at), secure=cookie_secure(request)
+    )
     for name, value in cookie.raw_headers:
         if name == b"set-cookie":
             response.headers.append("set-cookie", value.decode("latin-1"))

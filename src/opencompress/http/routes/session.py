@@ -1,8 +1,9 @@
 """Sign-in for account owners: ``POST /auth/login``, ``POST /auth/logout``, ``GET /api/me``.
 
 The session token travels only in the cookie: HttpOnly (page scripts cannot read it), SameSite
-Lax (not sent on cross-site POSTs), Path=/, and Secure when the request came over https. The
-login response carries the CSRF token the dashboard echoes in ``X-CSRF-Token``.
+Lax (not sent on cross-site POSTs), Path=/, and Secure as ``OPENCOMPRESS_COOKIE_SECURE`` says (by
+default when the request came over https). The login response carries the CSRF token the
+dashboard echoes in ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ async def login(request: Request) -> JSONResponse:
             "expiresAt": iso_time(active.expires_at),
         }
     )
-    set_session_cookie(response, request, active.token, ttl_s=ctx.settings.session_ttl_s)
+    set_session_cookie(response, request, active)
     return response
 
 
