@@ -163,9 +163,15 @@ def test_the_dashboard_sign_in_form_follows_cookie_secure(gateway: TestClient, s
     assert is_secure(set_cookie(signed_in, "oc_session")) is secure
 
 
-@pytest.mark.parametrize("gateway", [("auto", "http")], indirect=True)
-def test_the_session_cookie_does_not_outlive_the_sessions_absolute_lifetime(gateway: TestClient) -> None:
-    gateway.app.state.ctx.sessions.max_lifetime_s = 100  # type: ignore[attr-defined]
-    login = gateway.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
+def test_the_session_cookie_does_not_outlive_the_sessions_absolute_lifetime(database: str) -> None:
+    """``OPENCOMPRESS_SESSION_MAX_LIFETIME_S`` reaches the app's session service and the cookie."""
+    settings = load().replace(
+        database_url=database,
+        dev_mode=False,
+        upstream_base_url="http://127.0.0.1:9/v1",
+        session_max_lifetime_s=100,
+    )
+    with TestClient(create_app(settings)) as gateway:
+        login = gateway.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
     assert login.status_code == 200
     assert "max-age=100" in set_cookie(login, "oc_session").lower()

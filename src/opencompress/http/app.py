@@ -111,7 +111,12 @@ def create_app(settings: Settings) -> Starlette:
                 holds=holds,
                 byok=byok,
                 upstream_guard=guard,
-                sessions=SessionService(storage, ttl_s=settings.session_ttl_s, limiter=limiter),
+                sessions=SessionService(
+                    storage,
+                    ttl_s=settings.session_ttl_s,
+                    max_lifetime_s=settings.session_max_lifetime_s,
+                    limiter=limiter,
+                ),
                 key_manager=KeyManager(accounts, cipher=byok, guard=guard, before_list=key_usage.flush),
                 usage=UsageService(
                     storage, low_balance_threshold_micros=settings.low_balance_threshold_micros
