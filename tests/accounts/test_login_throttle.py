@@ -30,6 +30,7 @@ from opencompress.config import Settings
 from opencompress.errors import AuthError, RateLimitError
 from opencompress.ratelimit.memory import MemoryRateLimiter
 from opencompress.storage import Storage, open_storage
+from support.owners import seed_owner
 
 PASSWORD = "s3cret-passw0rd"
 EMAIL = "owner@example.com"
@@ -238,17 +239,7 @@ def test_the_login_route_throttles_by_the_connections_address(tmp_path: Path) ->
 
     db = tmp_path / "gw.db"
 
-    async def seed() -> None:
-        storage = open_storage(f"sqlite:///{db}")
-        try:
-            await storage.migrate()
-            await storage.create_account(
-                "owner", email=EMAIL, password_hash=passwords.hash_password(PASSWORD)
-            )
-        finally:
-            await storage.close()
-
-    asyncio.run(seed())
+    seed_owner(f"sqlite:///{db}", email=EMAIL, password=PASSWORD)
     settings = Settings.load(env={}, config_file=str(tmp_path / "absent.toml")).replace(
         database_url=f"sqlite:///{db}", dev_mode=False, upstream_base_url="http://127.0.0.1:9/v1"
     )

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from opencompress.accounts import passwords
 from opencompress.accounts.sessions import hash_session_token
 from opencompress.config import Settings
 from opencompress.http.app import create_app
 from opencompress.storage import open_storage
+from support.owners import seed_owner
 
 EMAIL, PASSWORD = "owner@example.com", "s3cret-passw0rd"
 NO_FILE = "/nonexistent/opencompress.toml"
@@ -76,17 +76,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One database with an owner who can sign in (a real argon2 hash)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('cookies') / 'gw.db'}"
 
-    async def seed() -> None:
-        storage = open_storage(url)
-        try:
-            await storage.migrate()
-            await storage.create_account(
-                "owner", email=EMAIL, password_hash=passwords.hash_password(PASSWORD)
-            )
-        finally:
-            await storage.close()
-
-    asyncio.run(seed())
+    seed_owner(url, email=EMAIL, password=PASSWORD)
     return url
 
 

@@ -35,6 +35,18 @@ def _user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
 
+SEARCH_CALL = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "search", "arguments": '{"q":"lighthouse"}'},
+        }
+    ],
+}
+
 SHAPES = {
     "instruction, documents, question in one message": _user(
         f"Answer using only the provided search results.\n\n{_numbered()}\n\nQuestion: {QUESTION}\nAnswer:"
@@ -64,32 +76,12 @@ SHAPES = {
     "retrieval results as a tool message": [
         {"role": "system", "content": "You answer questions with the search tool."},
         {"role": "user", "content": QUESTION + "?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "search", "arguments": '{"q":"lighthouse"}'},
-                }
-            ],
-        },
+        SEARCH_CALL,
         {"role": "tool", "tool_call_id": "call_1", "content": _numbered()},
     ],
     "retrieval results as JSON records in a tool message": [
         {"role": "user", "content": QUESTION + "?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "search", "arguments": '{"q":"lighthouse"}'},
-                }
-            ],
-        },
+        SEARCH_CALL,
         {
             "role": "tool",
             "tool_call_id": "call_1",
