@@ -14,7 +14,7 @@ Within the current turn (see :mod:`opencompress.compression.text.turn`), a messa
   sentence that holds the kind of answer the question asks for (a date, a quantity) ranks higher.
 
 Where the documents sit: a system/developer/user message of the current turn, a tool result that
-is a numbered or tagged collection of prose (a retrieval tool's answer), or the question's own
+is a retrieval tool's answer (JSON records or a numbered or tagged collection of prose), or the question's own
 message (one user message holding instruction, documents and question, the commonest RAG shape).
 In that last case the question is the text outside the documents: it is what the documents are
 ranked against, and it is never touched.
@@ -69,8 +69,9 @@ class DocumentSelection:
         roles: Sequence[str] = ("system", "user", "developer"),
     ) -> None:
         """``roles``: where any document layout is looked for. Tool results are only searched for
-        numbered or tagged prose documents: an agent's next step depends on the whole observation,
-        not on its relevance to the original task text.
+        what retrieval tools return (JSON records with a passage field, numbered or tagged prose
+        documents): an agent's next step depends on the whole of any other observation, not on
+        its relevance to the original task text.
 
         ``type_weight``: added to a sentence's score when it holds an answer of the type the
         question asks for (a date for "when", a quantity for "how many"; see
