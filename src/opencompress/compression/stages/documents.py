@@ -95,7 +95,7 @@ class DocumentSelection:
         query = ctx.query.strip()
         if q_index > ctx.frozen_until:
             inline, query = _inline_documents(messages[q_index], min_chars, query)
-        if not query or _WHOLE_CONTEXT_TASK.search(query):
+        if not query:
             return messages
         pick = _Selector(query, ratio, self.doc_weight, self.type_weight)
         out = edit_current(messages, ctx, self.roles, min_chars, pick.any_layout)
@@ -109,8 +109,11 @@ class DocumentSelection:
 
 
 class _Selector:
-    """One request's selection: the question, its terms (computed on first use: most requests
-    have no large message), the budget and the ranking weights."""
+    """One request's selection: the question, its terms, the budget and the ranking weights.
+
+    The terms and the whole-context check are computed on first use, when a text large enough
+    to select from turns up: most requests have none, and the check's regex alone costs ~8 µs on
+    a 200-character question, more than the rest of the stage on a small prompt."""
 
     def __init__(self, query: str, ratio: float, doc_weight: float, type_weight: float) -> None:
         self.query = query
@@ -118,6 +121,14 @@ class _Selector:
         self.doc_weight = doc_weight
         self.type_weight = type_weight
         self._terms: list[str] | None = None
+        self._whole: bool | None = None
+
+    @property
+    def whole_context(self) -> bool:
+        """The question asks about the whole context: nothing may be selected away."""
+        if self._whole is None:
+            self._whole = _WHOLE_CONTEXT_TASK.search(self.query) is not None
+        return self._whole
 
     @property
     def terms(self) -> list[str]:
@@ -126,6 +137,8 @@ class _Selector:
         return self._terms
 
     def sentences(self, text: str, segs: list[Segment]) -> str | None:
+        if self.whole_context:
+            return None
         return select_sentences(
             text,
             segs,
@@ -137,12 +150,12 @@ class _Selector:
         )
 
     def json_records(self, text: str) -> str | None:
-        records = find_records(text)
+        records = None if self.whole_context else find_records(text)
         return None if records is None else select_records(text, records, self.terms, self.ratio)
 
     def any_layout(self, text: str) -> str | None:
         """A system/developer/user text: key-value JSON, JSON records or documents in any layout."""
-        kept = select_pairs(text, self.query)
+        kept = None if self.whole_context else select_pairs(text, self.query)
         if kept is None:
             kept = self.json_records(text)
         if kept is None and (segs := split_documents(text)):
