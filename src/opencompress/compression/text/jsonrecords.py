@@ -13,7 +13,8 @@ too (its rows are the records), since that stage runs first.
 A list of issues, files or rows without such a field is not retrieval output and is left alone.
 
 Kept records are copied byte for byte (numbers keep their spelling, escapes stay escaped), in their
-original order, with the original separator; the result is valid JSON whose kept values are equal.
+original order, joined by the separator found between the first two (whitespace around a comma in
+valid JSON), so the result is valid JSON whose kept values are equal.
 """
 
 from __future__ import annotations
@@ -67,18 +68,17 @@ def find_records(text: str) -> Records | None:
     located = _locate(text, start, document, depth=1)
     if located is None:
         return None
-    array_at, columns = located
+    array_at, items, columns = located
     spans = _element_spans(text, array_at)
-    if spans is None:
+    if spans is None or len(spans) != len(items):
         return None
-    raw = [_DECODER.raw_decode(text, s)[0] for s, _ in spans]
     if columns is not None:  # our own aggressive table form: rows of cells under one header
-        if not all(isinstance(r, list) and len(r) == len(columns) for r in raw):
+        if not all(isinstance(r, list) and len(r) == len(columns) for r in items):
             return None
-        raw = [dict(zip(columns, r, strict=True)) for r in raw]
-    if not all(isinstance(v, dict) for v in raw):
+        items = [dict(zip(columns, r, strict=True)) for r in items]
+    if not all(isinstance(v, dict) for v in items):
         return None
-    values = tuple(raw)
+    values = tuple(items)
     if 2 * sum(_has_passage(v) for v in values) <= len(values):
         return None
     return Records(tuple(spans), values)
@@ -108,21 +108,17 @@ def select_records(text: str, records: Records, query: list[str], keep_ratio: fl
         return None
     sep = text[spans[0][1] : spans[1][0]]
     body = sep.join(text[spans[i][0] : spans[i][1]] for i in sorted(kept))
-    out = text[: spans[0][0]] + body + text[spans[-1][1] :]
-    try:
-        json.loads(out)
-    except ValueError:  # a separator holding more than a comma (cannot happen for valid JSON)
-        return None
-    return out
+    return text[: spans[0][0]] + body + text[spans[-1][1] :]
 
 
-def _locate(text: str, start: int, value: Any, depth: int) -> tuple[int, list[str] | None] | None:
-    """Where the records array starts, and the column names when it is a table's ``rows``."""
+def _locate(text: str, start: int, value: Any, depth: int) -> tuple[int, list[Any], list[str] | None] | None:
+    """Where the records array starts, its decoded items, and the column names when it is a
+    table's ``rows``."""
     if _objects(value):
-        return start, None
+        return start, value, None
     if _table(value):
         at = _member_value_at(text, start, "rows")
-        return (at, value["columns"]) if at >= 0 else None
+        return (at, value["rows"], value["columns"]) if at >= 0 else None
     if not isinstance(value, dict) or depth <= 0:
         return None
     names = [k for k, v in value.items() if _objects(v) or _table(v)]
@@ -172,19 +168,21 @@ def _skip(text: str, i: int) -> int:
 
 
 def _member_value_at(text: str, start: int, name: str) -> int:
-    """Where the value of the top-level object's member ``name`` starts (the object is valid JSON)."""
+    """Where the value of the top-level object's member ``name`` starts (the object is valid JSON).
+    The last member of that name, as ``json.loads`` keeps it, so spans and values agree."""
+    found = -1
     i = _skip(text, start + 1)
     while text[i : i + 1] == '"':
         key, i = _DECODER.raw_decode(text, i)
         i = _skip(text, _skip(text, i) + 1)  # past ':'
         if key == name:
-            return i
+            found = i
         _, i = _DECODER.raw_decode(text, i)
         i = _skip(text, i)
         if text[i : i + 1] != ",":
             break
         i = _skip(text, i + 1)
-    return -1
+    return found
 
 
 def _element_spans(text: str, at: int) -> list[tuple[int, int]] | None:
