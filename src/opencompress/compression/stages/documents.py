@@ -33,9 +33,9 @@ from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import query_terms
 from opencompress.compression.text.jsonrecords import find_records, select_records
 from opencompress.compression.text.kvjson import select_pairs
-from opencompress.compression.text.segments import Segment, instruction_text, split_documents
+from opencompress.compression.text.segments import QUESTION_LABEL, Segment, split_documents
 from opencompress.compression.text.selection import select_sentences
-from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, texts_of
+from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, question_blocks
 
 CHARS_PER_TOKEN = 4
 
@@ -50,7 +50,7 @@ _WHOLE_CONTEXT_TASK = re.compile(
 
 
 _QUESTION_LINE = re.compile(
-    r"^\s*(?:question|query|q)\s*:|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I
+    r"^\s*" + QUESTION_LABEL + r"|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I
 )
 
 
@@ -172,12 +172,11 @@ class _Selector:
 
 def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dict[str, list[Segment]], str]:
     """The question message's texts that hold documents (with them), and the question: the
-    message's text outside its documents. ``({}, query)`` when it holds none."""
-    texts = texts_of(message)
-    found = {t: segs for t in texts if len(t) >= min_chars and (segs := split_documents(t))}
+    lines of the message's text outside its documents that read as one. ``({}, query)`` when
+    it holds no documents."""
+    found, outside = question_blocks(message, min_chars, split_documents)
     if not found:
         return {}, query
-    outside = "\n".join(instruction_text(t, found[t]) if t in found else t for t in texts)
     # Only a line that reads as the question counts: the instruction's own words ("search results",
     # "irrelevant") would rank documents too, and without such a line the question may sit inside
     # what looks like the last document, where selection could cut it. Then the message is left whole.

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
 from opencompress.compression.text.demos import Demo, find_demonstrations
-from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, texts_of
+from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, question_blocks
 
 CHARS_PER_TOKEN = 4
 
@@ -77,10 +77,9 @@ class FewShotBudget:
         q_index = last_user_index(messages)
         inline: dict[str, list[Demo]] = {}
         if q_index > ctx.frozen_until:
-            texts = texts_of(messages[q_index])
-            inline = {t: demos for t in texts if len(t) >= min_chars and (demos := find_demonstrations(t))}
+            inline, outside = question_blocks(messages[q_index], min_chars, find_demonstrations)
             if inline:
-                query = "\n".join(_outside(t, inline[t]) if t in inline else t for t in texts)
+                query = outside
         terms: list[list[str]] = []  # computed on first use: most requests have no demonstrations
 
         def select(text: str, demos: list[Demo]) -> str | None:
@@ -101,8 +100,3 @@ class FewShotBudget:
                 out, q_index, lambda text: select(text, inline[text]) if text in inline else None
             )
         return out
-
-
-def _outside(text: str, demos: Sequence[Demo]) -> str:
-    """The text around the demonstrations: the instruction and the real question."""
-    return text[: demos[0].start] + "\n" + text[demos[-1].end :]

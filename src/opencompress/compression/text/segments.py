@@ -64,7 +64,9 @@ _ADDRESSED = re.compile(r"\b(?:you|your)\b", re.I)
 _CODE_HINT = re.compile(
     r"```|^\s{4,}\S|^[^\n]{0,120}[{};][ \t]*$|^\s*[$>#] |^\s*(?:def|class|import|return)\b[^\n]*[:(]", re.M
 )
-_QUESTION_START = re.compile(r"\s*(?:question|query|q)\s*:", re.I)
+QUESTION_LABEL = r"(?:question|query|q)\s*:"
+"""How a labelled question starts ("Question:", "Q:"): such a tail is never part of a document."""
+_QUESTION_START = re.compile(r"\s*" + QUESTION_LABEL, re.I)
 _MIN_PARAGRAPH = 120  # shorter paragraphs (titles, bylines) attach to the next one
 _MIN_PASSAGE = 150
 
@@ -214,13 +216,3 @@ def split_documents(text: str, *, marked_only: bool = False) -> list[Segment]:
         if segs:
             return segs
     return []
-
-
-def instruction_text(text: str, segs: list[Segment]) -> str:
-    """What is not a document: the text before, between and after ``segs``, one piece per line.
-    When the question shares a message with its documents, this is where the question is."""
-    pieces = [text[: segs[0].start]] if segs else [text]
-    pieces += [text[a.end : b.start] for a, b in zip(segs, segs[1:], strict=False)]
-    if segs:
-        pieces.append(text[segs[-1].end :])
-    return "\n".join(p.strip() for p in pieces if p.strip())

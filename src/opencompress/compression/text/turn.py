@@ -10,10 +10,23 @@ edited."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from opencompress.compression.base import Message, StageContext
 
 TextEdit = Callable[[str], str | None]
+
+
+class Span(Protocol):
+    """A selectable block of a text (a document, a demonstration): ``text[start:end]``."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+S = TypeVar("S", bound=Span)
 
 
 def last_user_index(messages: Sequence[Message]) -> int:
@@ -55,6 +68,26 @@ def texts_of(message: Message) -> list[str]:
     if isinstance(content, list):
         return [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
     return []
+
+
+def text_outside(text: str, spans: Sequence[Span]) -> str:
+    """What is not in ``spans``: the text before, between and after them, one piece per line.
+    When the question shares a message with documents or demonstrations, this is where it is."""
+    cuts = [0, *(x for sp in spans for x in (sp.start, sp.end)), len(text)]
+    pieces = (text[a:b].strip() for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+    return "\n".join(p for p in pieces if p)
+
+
+def question_blocks(
+    message: Message, min_chars: int, find: Callable[[str], list[S]]
+) -> tuple[dict[str, list[S]], str]:
+    """The question message's texts of at least ``min_chars`` in which ``find`` finds blocks
+    (with them), and the message's text outside those blocks. ``({}, "")`` when there are none."""
+    texts = texts_of(message)
+    found = {t: blocks for t in texts if len(t) >= min_chars and (blocks := find(t))}
+    if not found:
+        return {}, ""
+    return found, "\n".join(text_outside(t, found[t]) if t in found else t for t in texts)
 
 
 def edit_question(messages: list[Message], index: int, edit: TextEdit) -> list[Message]:
