@@ -263,15 +263,7 @@ def test_the_login_route_caps_one_email_across_addresses(tmp_path: Path) -> None
 
     db = tmp_path / "gw.db"
 
-    async def seed() -> None:
-        storage = open_storage(f"sqlite:///{db}")
-        try:
-            await storage.migrate()
-            await storage.create_account("owner", email=EMAIL, password_hash="not-an-argon2-hash")
-        finally:
-            await storage.close()
-
-    asyncio.run(seed())
+    seed_owner(f"sqlite:///{db}", email=EMAIL, password=None)
     settings = Settings.load(env={}, config_file=str(tmp_path / "absent.toml")).replace(
         database_url=f"sqlite:///{db}", dev_mode=False, upstream_base_url="http://127.0.0.1:9/v1"
     )

@@ -25,9 +25,13 @@ T = TypeVar("T")
 PASSWORD = "s3cret-passw0rd"
 
 
-def with_storage(db: Path, body: Callable[[Storage], Awaitable[T]]) -> T:
+def with_storage(db: Path, body: Callable[[Storage], Awaitable[T]], now: list[float] | None = None) -> T:
+    """Run ``body`` on a migrated SQLite file; with ``now``, the storage's clock (``created_at``)
+    reads ``now[0]``, as the tests' session clocks do."""
+    from opencompress.storage import SqliteStorage
+
     async def main() -> T:
-        storage = open_storage(f"sqlite:///{db}")
+        storage = SqliteStorage(str(db), clock=lambda: now[0]) if now else open_storage(f"sqlite:///{db}")
         try:
             await storage.migrate()
             return await body(storage)
@@ -194,19 +198,12 @@ def test_sign_in_attempts_are_limited_per_email(tmp_path: Path) -> None:
     with_storage(tmp_path / "s.db", body)
 
 
-def with_clocked_storage(db: Path, now: list[float], body: Callable[[Storage], Awaitable[T]]) -> T:
-    """Like :func:`with_storage`, with the storage's clock (``created_at``) reading ``now`` too."""
-    from opencompress.storage import SqliteStorage
-
-    async def main() -> T:
-        storage = SqliteStorage(str(db), clock=lambda: now[0])
-        try:
-            await storage.migrate()
-            return await body(storage)
-        finally:
-            await storage.close()
-
-    return asyncio.run(main())
+async def assert_ended(sessions: SessionService, storage: Storage, token: str) -> None:
+    """The session is refused as expired at its next use, and its row is gone."""
+    with pytest.raises(AuthError) as err:
+        await sessions.resume(token)
+    assert err.value.code == "session_expired"
+    assert await storage.get_session(hash_session_token(token)) is None
 
 
 def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(tmp_path: Path) -> None:
@@ -232,12 +229,9 @@ def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(tmp_pat
         ]
         assert (await storage.get_session(token_hash)).expires_at == 1_150.0  # type: ignore[union-attr]
         now[0] = 1_150.0
-        with pytest.raises(AuthError) as err:
-            await sessions.resume(active.token)
-        assert err.value.code == "session_expired"
-        assert await storage.get_session(token_hash) is None
+        await assert_ended(sessions, storage, active.token)
 
-    with_clocked_storage(tmp_path / "s.db", now, body)
+    with_storage(tmp_path / "s.db", body, now)
 
 
 def test_a_session_older_than_the_cap_ends_even_if_its_expiry_is_later(tmp_path: Path) -> None:
@@ -251,12 +245,9 @@ def test_a_session_older_than_the_cap_ends_even_if_its_expiry_is_later(tmp_path:
         token_hash = hash_session_token(active.token)
         now[0] = 1_200.0
         assert await storage.extend_session(token_hash, 1_250.0)
-        with pytest.raises(AuthError) as err:
-            await sessions.resume(active.token)
-        assert err.value.code == "session_expired"
-        assert await storage.get_session(token_hash) is None
+        await assert_ended(sessions, storage, active.token)
 
-    with_clocked_storage(tmp_path / "s.db", now, body)
+    with_storage(tmp_path / "s.db", body, now)
 
 
 def test_sign_in_expiry_never_passes_the_absolute_lifetime(tmp_path: Path) -> None:
@@ -270,7 +261,7 @@ def test_sign_in_expiry_never_passes_the_absolute_lifetime(tmp_path: Path) -> No
         stored = await storage.get_session(hash_session_token(active.token))
         assert stored is not None and stored.expires_at == 1_100.0
 
-    with_clocked_storage(tmp_path / "s.db", now, body)
+    with_storage(tmp_path / "s.db", body, now)
 
 
 def test_a_zero_max_lifetime_lets_sessions_slide_without_end(tmp_path: Path) -> None:
@@ -285,7 +276,7 @@ def test_a_zero_max_lifetime_lets_sessions_slide_without_end(tmp_path: Path) -> 
             await sessions.resume(active.token)
         assert (await sessions.resume(active.token)).expires_at > now[0]
 
-    with_clocked_storage(tmp_path / "s.db", now, body)
+    with_storage(tmp_path / "s.db", body, now)
 
 
 def test_the_max_lifetime_defaults_to_30_days_and_refuses_negatives() -> None:
