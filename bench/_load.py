@@ -92,13 +92,16 @@ async def run_point(
         async with session.post(url, data=body, headers=headers) as response:
             first: float | None = None
             size = 0
+            head = b""
             async for chunk in response.content.iter_any():
                 if first is None:
                     first = time.perf_counter()
+                    head = chunk[:300]
                 size += len(chunk)
             t1 = time.perf_counter()
             if response.status != 200 or size == 0:
-                raise RuntimeError(f"HTTP {response.status}, {size} body bytes")
+                shown = head.decode("utf-8", "replace")
+                raise RuntimeError(f"HTTP {response.status}, {size} body bytes: {shown}")
             for name in watch_headers:
                 result.headers_seen.setdefault(name, set()).add(response.headers.get(name, "<absent>"))
         result.latencies_ms.append((t1 - t0) * 1000)

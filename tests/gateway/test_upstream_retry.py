@@ -37,5 +37,6 @@ def test_two_connection_resets_give_502(simulator: Any, tmp_path: Path) -> None:
                 )
             assert r.status_code == 502
             assert r.json()["error"]["type"] == "upstream_error"
+            assert r.json()["error"]["code"] == "upstream_disconnected"
             assert proxy.connections == 2
             assert gw.balance(seeded.account_id) == 1_000_000
