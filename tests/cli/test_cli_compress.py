@@ -96,6 +96,19 @@ def test_jsonl_one_line_per_request_errors_do_not_stop_the_stream() -> None:
     assert out[3]["messages"] == MESSAGES[-1:]
 
 
+def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
+    """Files written by Windows tools start with a BOM; it is skipped in both modes."""
+    bom = "\ufeff"
+    result = _invoke(["compress", "--jsonl"], stdin=bom + json.dumps({"messages": MESSAGES}) + "\r\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["messages"][-1] == MESSAGES[-1]
+    path = tmp_path / "request.json"
+    path.write_text(bom + json.dumps(MESSAGES), encoding="utf-8")
+    result = _invoke(["compress", str(path), "--level", "off"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == MESSAGES
+
+
 def test_jsonl_rate_is_passed_to_the_policy() -> None:
     line = json.dumps({"messages": MESSAGES})
     small = json.loads(_invoke(["compress", "--jsonl", "--rate", "0.2"], stdin=line).stdout)["stats"]

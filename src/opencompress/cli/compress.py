@@ -72,10 +72,15 @@ def _policy(level: str, rate: float | None) -> Policy:
     return Policy(level=lv, rate=rate)
 
 
+_BOM = "\ufeff"
+"""A UTF-8 byte-order mark, as Windows tools (PowerShell's redirection, Notepad) start files with:
+not JSON, but never part of the request either, so it is skipped rather than reported."""
+
+
 def compress_line(line: str, policy: Policy) -> dict[str, Any]:
     """One JSONL request → one response object (``{"error": ...}`` instead of raising)."""
     try:
-        messages, tools = parse_request(json.loads(line))
+        messages, tools = parse_request(json.loads(line.lstrip(_BOM)))
         result = compress(messages, tools=tools, policy=policy)
         return {"messages": result.messages, "stats": stats_of(messages, result)}
     except json.JSONDecodeError as exc:
@@ -115,9 +120,9 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
 
 def _read(file: str) -> str:
     if file == "-":
-        return sys.stdin.read()
+        return sys.stdin.read().lstrip(_BOM)
     try:
-        return Path(file).read_text(encoding="utf-8")
+        return Path(file).read_text(encoding="utf-8").lstrip(_BOM)
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror or exc}") from exc
 
