@@ -158,6 +158,18 @@ def test_a_question_after_a_short_last_document_is_never_cut() -> None:
         assert out[0]["content"].endswith("\n" + long_question)
 
 
+@pytest.mark.parametrize("label", ["Answer the question: ", "My query: "])
+def test_a_labelled_question_counts_whatever_its_wording(label: str) -> None:
+    """A search-style question ("… date") does not read as one by its words, but the label says it is."""
+    asked = f"{label}the lighthouse of alexandria date of construction"
+    messages = _user("Context:\n" + "\n\n".join(f"{t}\n{b}" for t, b in DOCS) + f"\n\n{asked}")
+    result = compress(messages, policy=Policy(level="balanced", rate=0.3))
+    assert "documents" in result.stages_applied
+    after = _texts(result.messages)
+    assert ANSWER in after and after.endswith(asked)
+    assert len(after) < 0.7 * len(_texts(messages))
+
+
 def test_without_a_recognisable_question_the_documents_message_stays_whole() -> None:
     messages = _user(
         f"Use the following search results.\n\n{_numbered()}\n\nthe lighthouse of alexandria date"

@@ -50,7 +50,11 @@ _WHOLE_CONTEXT_TASK = re.compile(
 
 
 _QUESTION_LINE = re.compile(
-    r"^\s*" + QUESTION_LABEL + r"|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I
+    r"^\s*"
+    + QUESTION_LABEL
+    + r"|\b(?:question|query)\s*:\s*\S"  # "Answer the question: …": labelled, whatever its wording
+    + r"|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b",
+    re.I,
 )
 
 
