@@ -84,6 +84,9 @@ class PostgresStorage(StorageCommon):
     async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._run(lambda conn: tx.credit(conn, account_id, amount_micros, reason, now))
 
+    async def set_account_email(self, account_id: str, email: str) -> Account:
+        return await self._run(lambda conn: tx.set_account_email(conn, account_id, email))
+
     # keys
 
     async def _insert_key(self, key: ApiKey, key_hash: str, max_active: int | None) -> None:

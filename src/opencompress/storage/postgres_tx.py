@@ -31,7 +31,7 @@ from opencompress.errors import (
 )
 from opencompress.money import MAX_BALANCE_MICROS, balance_ceiling_error, check_credit_micros
 from opencompress.storage import rows
-from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
+from opencompress.storage.base import Account, ApiKey, Session, SettleResult, UsageRecord
 
 Conn = AsyncConnection[TupleRow]
 
@@ -122,6 +122,19 @@ async def credit(conn: Conn, account_id: str, amount: int, reason: str, now: flo
             raise balance_ceiling_error(int(current[0]), amount)
         await conn.execute(_INSERT_LEDGER, (account_id, amount, "credit", reason, None, now))
         return int(row[0])
+
+
+async def set_account_email(conn: Conn, account_id: str, email: str) -> Account:
+    """One autocommit UPDATE of the unique ``email`` column: a taken email fails on
+    ``accounts_email_key`` (→ 409 via :data:`CONFLICTS`), an unknown account updates no row (→ 404)."""
+    row = await fetchone(
+        conn,
+        f"UPDATE accounts SET email = %s WHERE id = %s RETURNING {rows.ACCOUNT_COLUMNS}",
+        (email, account_id),
+    )
+    if row is None:
+        raise NotFoundError(f"account {account_id} not found")
+    return rows.account_from_row(row)
 
 
 async def create_key(conn: Conn, key: ApiKey, key_hash: str, max_active: int | None) -> None:

@@ -24,7 +24,7 @@ from opencompress.errors import (
 )
 from opencompress.money import MAX_BALANCE_MICROS, balance_ceiling_error, check_credit_micros
 from opencompress.storage import rows
-from opencompress.storage.base import ApiKey, Session, SettleResult, UsageRecord
+from opencompress.storage.base import Account, ApiKey, Session, SettleResult, UsageRecord
 
 T = TypeVar("T")
 
@@ -106,6 +106,19 @@ def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.
             (account_id, amount, reason, now),
         )
         return int(row[0])
+
+
+def set_account_email(account_id: str, email: str, conn: sqlite3.Connection) -> Account:
+    """One UPDATE of the unique ``email`` column: a taken email fails on the index (→ 409 via
+    :func:`translate`), an unknown account updates no row (→ 404)."""
+    with write(conn):
+        found = conn.execute(
+            f"UPDATE accounts SET email = ? WHERE id = ? RETURNING {rows.ACCOUNT_COLUMNS}",
+            (email, account_id),
+        ).fetchall()
+    if not found:
+        raise NotFoundError(f"account {account_id} not found")
+    return rows.account_from_row(found[0])
 
 
 def insert_key(key: ApiKey, key_hash: str, max_active: int | None, conn: sqlite3.Connection) -> ApiKey:
