@@ -149,6 +149,7 @@ def test_usage_table(cli: Cli, env: dict[str, str]) -> None:
         ("keys", "revoke", "key_missing"),
         ("credit", "--account", "acct_missing", "--usd", "1"),
         ("usage", "--account", "acct_missing"),
+        ("accounts", "set-email", "acct_missing", "a@b.test"),
     ],
 )
 def test_unknown_ids_fail_cleanly(cli: Cli, args: tuple[str, ...]) -> None:
@@ -161,6 +162,25 @@ def test_bad_input_fails_cleanly(cli: Cli) -> None:
     assert "invalid amount" in cli("credit", "--account", account_id, "--usd", "ten", ok=False).stderr
     assert "mode" in cli("keys", "create", "--account", account_id, "--mode", "free", ok=False).stderr
     assert "rpm_limit" in cli("keys", "create", "--account", account_id, "--rpm", "0", ok=False).stderr
+    other_id = cli("accounts", "create", "other").stdout.strip()
+    assert "already exists" in cli("accounts", "set-email", other_id, "A@B.test", ok=False).stderr
+    assert "name@domain" in cli("accounts", "set-email", other_id, "no-at-sign", ok=False).stderr
+
+
+def test_set_email_on_an_account_made_without_email(cli: Cli, env: dict[str, str]) -> None:
+    account_id = cli("accounts", "create", "alice").stdout.strip()
+    done = cli("accounts", "set-email", account_id, " Alice@Example.COM ")
+    assert done.stdout.strip() == f"Email of {account_id} is now alice@example.com."
+    assert "alice@example.com" in cli("accounts", "list").stdout
+
+    async def accounts() -> list[tuple[str, str | None]]:
+        storage = open_storage(env["OPENCOMPRESS_DATABASE_URL"])
+        try:
+            return [(a.id, a.email) for a in await AccountService(storage).list_accounts()]
+        finally:
+            await storage.close()
+
+    assert asyncio.run(accounts()) == [(account_id, "alice@example.com")]
 
 
 def test_unreachable_database_is_reported_clearly(env: dict[str, str]) -> None:

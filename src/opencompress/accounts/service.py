@@ -34,10 +34,16 @@ class AccountService:
         self, name: str, *, email: str | None = None, password_hash: str | None = None
     ) -> Account:
         """Duplicate email → ``ConflictError`` (from storage)."""
-        clean_email = email.strip().lower() if email else None
-        if clean_email is not None and "@" not in clean_email:
-            raise InvalidRequestError("email must look like name@domain", param="email")
+        clean_email = _email(email) if email else None
         return await self.storage.create_account(_name(name), email=clean_email, password_hash=password_hash)
+
+    async def set_email(self, account_id: str, email: str) -> Account:
+        """Give an existing account a (new) sign-in email, under the rules of :meth:`create_account`:
+        the same normalisation and check (400), and an email another account has → ``ConflictError``
+        (409, from storage). Unknown account → ``NotFoundError``. Setting the email the account
+        already has is a no-op. Sessions stay signed in (they belong to the account id; a new
+        password is what signs everybody out)."""
+        return await self.storage.set_account_email(account_id, _email(email))
 
     async def get_account(self, account_id: str) -> Account:
         account = await self.storage.get_account(account_id)
@@ -147,6 +153,14 @@ class AccountService:
         await self.storage.credit(account.id, DEMO_CREDIT_MICROS, "demo credit")
         _, full_key = await self.create_key(account.id, name="demo", mode="router")
         return full_key
+
+
+def _email(email: str) -> str:
+    """The stored form of a sign-in email (sign-in lowercases what it is given the same way)."""
+    clean = email.strip().lower()
+    if "@" not in clean:
+        raise InvalidRequestError("email must look like name@domain", param="email")
+    return clean
 
 
 def _name(name: str) -> str:

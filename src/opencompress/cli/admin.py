@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 def register(app: typer.Typer) -> None:
     """Add the operator commands to ``app``."""
-    accounts = typer.Typer(help="Create and list accounts, set passwords.", no_args_is_help=True)
+    accounts = typer.Typer(help="Create and list accounts, set emails and passwords.", no_args_is_help=True)
     keys = typer.Typer(help="Create, list and revoke sk-occ API keys.", no_args_is_help=True)
     app.add_typer(accounts, name="accounts")
     app.add_typer(keys, name="keys")
@@ -145,7 +145,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _register_sign_in_commands(accounts: typer.Typer) -> None:
-    """``accounts create`` (optionally with a password) and ``accounts set-password``."""
+    """``accounts create`` (optionally with a password), ``accounts set-email`` and
+    ``accounts set-password``: sign-in needs an email, so an account made without one gets it
+    from ``set-email`` before ``set-password`` accepts a password."""
 
     @accounts.command("create")
     def accounts_create(
@@ -160,6 +162,15 @@ def _register_sign_in_commands(accounts: typer.Typer) -> None:
         account = _run(lambda svc: OperatorService(svc).create_account(name, email=email, password=password))
         _note(f"Created account {account.name!r} with balance {format_usd(0)}.")
         typer.echo(account.id)
+
+    @accounts.command("set-email")
+    def accounts_set_email(
+        account: str = typer.Argument(..., help="Account id (acct_…)"),
+        email: str = typer.Argument(..., help="Sign-in email (unique; stored lowercased)"),
+    ) -> None:
+        """Set or change an account's sign-in email (its sessions stay signed in)."""
+        updated = _run(lambda svc: svc.set_email(account, email))
+        typer.echo(f"Email of {updated.id} is now {updated.email}.")
 
     @accounts.command("set-password")
     def accounts_set_password(

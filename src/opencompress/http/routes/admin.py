@@ -1,4 +1,4 @@
-"""Operator endpoints (admin token only): ``/admin/accounts``, credit, password."""
+"""Operator endpoints (admin token only): ``/admin/accounts``, credit, email, password."""
 
 from __future__ import annotations
 
@@ -99,6 +99,20 @@ async def credit(request: Request) -> JSONResponse:
     return respond({"accountId": account_id, **money("credited", micros), **money("balance", balance)})
 
 
+async def set_email(request: Request) -> JSONResponse:
+    """Give an existing account a sign-in email (400 invalid, 404 unknown account, 409 taken);
+    answers with the account as stored."""
+    await require_admin(request)
+    body = await json_body(request, allowed={"email"})
+    email = opt_str(body, "email")
+    if email is None:
+        raise InvalidRequestError(
+            "Missing required field 'email'.", code="missing_required_parameter", param="email"
+        )
+    account = await context(request).accounts.set_email(request.path_params["account_id"], email)
+    return respond(account_json(account))
+
+
 async def set_password(request: Request) -> Response:
     await require_admin(request)
     body = await json_body(request, allowed={"password"})
@@ -113,5 +127,6 @@ routes = [
     Route("/admin/accounts", create_account, methods=["POST"]),
     Route("/admin/accounts", list_accounts, methods=["GET"]),
     Route("/admin/accounts/{account_id}/credit", credit, methods=["POST"]),
+    Route("/admin/accounts/{account_id}/email", set_email, methods=["POST"]),
     Route("/admin/accounts/{account_id}/password", set_password, methods=["POST"]),
 ]
