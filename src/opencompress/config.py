@@ -10,6 +10,7 @@ keeps the two in sync.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -46,13 +47,50 @@ def is_valid_price(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PRICE_MICROS_PER_1M
 
 
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={"doc": text})
+LEVELS = ("off", "lossless", "balanced", "aggressive")
+"""The compression levels (``opencompress.compression.LEVELS``, which a test keeps equal: this
+module is imported by every CLI command and stays free of the engine's imports)."""
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a numeric setting must fall in, checked when settings are built."""
+
+    low: float
+    high: float | None = None
+    low_excluded: bool = False
+    """``low`` itself is refused (a timeout of 0 s would fail every request)."""
+    unit: str = ""
+
+    def admits(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        above = value > self.low if self.low_excluded else value >= self.low
+        return above and (self.high is None or value <= self.high)
+
+    def describe(self, whole: bool) -> str:
+        kind = "an integer" if whole else "a number"
+        if self.high is not None:
+            text = f"{kind} from {self.low:g} to {self.high:g}"
+        else:
+            text = f"{kind} {'greater than' if self.low_excluded else 'of at least'} {self.low:g}"
+        return f"{text} ({self.unit})" if self.unit else text
+
+
+def _doc(text: str, default: Any, *, choices: tuple[str, ...] = (), bounds: Bounds | None = None) -> Any:
+    return field(default=default, metadata={"doc": text, "choices": choices, "bounds": bounds})
 
 
 def _secret(text: str, default: Any) -> Any:
     """A field whose value must never be printed: it is left out of the dataclass ``repr``."""
     return field(default=default, repr=False, metadata={"doc": text})
+
+
+_PRICE = Bounds(0, MAX_PRICE_MICROS_PER_1M, unit="micro-dollars per 1M tokens")
+_POSITIVE = Bounds(0, low_excluded=True)
+_AT_LEAST_ONE = Bounds(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,38 +100,55 @@ class Settings:
         "sqlite:///opencompress.db",
     )
     host: str = _doc("Interface `serve` binds to", "127.0.0.1")
-    port: int = _doc("Port `serve` listens on", 8080)
+    port: int = _doc("Port `serve` listens on", 8080, bounds=Bounds(1, 65535))
     upstream_base_url: str = _doc(
         "OpenAI-compatible upstream base URL (e.g. `https://api.openai.com/v1`); empty = built-in simulator",
         "",
     )
     upstream_api_key: str = _secret("Bearer key sent to the upstream (router mode); never logged", "")
-    upstream_timeout_s: float = _doc("Seconds to wait for the upstream's first byte / between chunks", 300.0)
-    upstream_connect_timeout_s: float = _doc("Seconds to open a connection to the upstream", 10.0)
+    upstream_timeout_s: float = _doc(
+        "Seconds to wait for the upstream's first byte / between chunks", 300.0, bounds=_POSITIVE
+    )
+    upstream_connect_timeout_s: float = _doc(
+        "Seconds to open a connection to the upstream", 10.0, bounds=_POSITIVE
+    )
     dev_mode: bool = _doc(
         "On first start with an empty database, create a demo account with $5.00 and print its key", True
     )
-    default_rpm: int = _doc("Requests per minute allowed per key unless the key says otherwise", 60)
-    default_concurrency: int = _doc("Concurrent in-flight requests per key unless the key says otherwise", 10)
-    compression_level: str = _doc("Default level: `off`, `lossless`, `balanced` or `aggressive`", "balanced")
+    default_rpm: int = _doc(
+        "Requests per minute allowed per key unless the key says otherwise", 60, bounds=_AT_LEAST_ONE
+    )
+    default_concurrency: int = _doc(
+        "Concurrent in-flight requests per key unless the key says otherwise", 10, bounds=_AT_LEAST_ONE
+    )
+    compression_level: str = _doc(
+        "Default level: `off`, `lossless`, `balanced` or `aggressive`", "balanced", choices=LEVELS
+    )
     prices_file: str = _doc("TOML/JSON file overriding the shipped model price table", "")
     default_input_price: int = _doc(
-        "Micro-dollars per 1M input tokens for models not in the table (0 to 10^12)", 2_500_000
+        "Micro-dollars per 1M input tokens for models not in the table (0 to 10^12)", 2_500_000, bounds=_PRICE
     )
     default_output_price: int = _doc(
-        "Micro-dollars per 1M output tokens for models not in the table (0 to 10^12)", 10_000_000
+        "Micro-dollars per 1M output tokens for models not in the table (0 to 10^12)",
+        10_000_000,
+        bounds=_PRICE,
     )
     reject_unknown_models: bool = _doc(
         "Answer 400 for models not in the price table instead of the default price", False
     )
     fee_percent: int = _doc(
-        "Share (0 to 100 percent) of the money compression saved that is charged as the fee", 20
+        "Share (0 to 100 percent) of the money compression saved that is charged as the fee",
+        20,
+        bounds=Bounds(0, MAX_FEE_PERCENT),
     )
-    max_body_bytes: int = _doc("Largest accepted request body; larger gets 413", 16 * 1024 * 1024)
+    max_body_bytes: int = _doc(
+        "Largest accepted request body; larger gets 413", 16 * 1024 * 1024, bounds=_AT_LEAST_ONE
+    )
     redis_url: str = _doc("Redis URL for global rate limits across replicas; empty = per-process limits", "")
     ratelimit_lease_s: float = _doc(
         "Seconds a concurrency-slot lease lives in Redis unless renewed (a dead replica's slots free after)",
         60.0,
+        bounds=_POSITIVE,
     )
     admin_token: str = _secret(
         "Bearer token for `/admin/*` (and `/api/*` with `?account_id=`); empty disables operator access", ""
@@ -112,63 +167,63 @@ class Settings:
     session_ttl_s: int = _doc(
         "Lifetime in seconds of a dashboard/API sign-in session; using it in its second half renews it",
         7 * 24 * 3600,
+        bounds=_AT_LEAST_ONE,
     )
     session_max_lifetime_s: int = _doc(
         "Seconds after sign-in at which a session ends however much it is used; 0 = no cap",
         30 * 24 * 3600,
+        bounds=Bounds(0),
     )
     cookie_secure: str = _doc(
         "Mark the sign-in cookies `Secure`: `auto` (when the request came over https, as the server "
         "sees it), `true` (always: behind a TLS-terminating proxy the server does not trust) or `false`",
         "auto",
+        choices=COOKIE_SECURE_VALUES,
     )
     low_balance_threshold_micros: int = _doc(
-        "Balance (micro-dollars) under which `/api/balance` and the dashboard warn", 1_000_000
+        "Balance (micro-dollars) under which `/api/balance` and the dashboard warn",
+        1_000_000,
+        bounds=Bounds(0),
     )
-    log_level: str = _doc("Log level: `debug`, `info`, `warning`, `error`", "info")
+    log_level: str = _doc(
+        "Log level: `debug`, `info`, `warning`, `error` or `critical`", "info", choices=LOG_LEVELS
+    )
     log_content: bool = _doc(
         "Add the prompt (first 8,000 characters) to each request's log line, at any log level; "
         "for debugging only (keys are never logged)",
         False,
     )
     log_format: str = _doc(
-        "`json` (one object per line, for log shippers) or `text` (for a terminal)", "json"
+        "`json` (one object per line, for log shippers) or `text` (for a terminal)",
+        "json",
+        choices=LOG_FORMATS,
     )
     metrics_enabled: bool = _doc("Serve Prometheus metrics at `GET /metrics` (unauthenticated)", True)
-    shutdown_grace_s: float = _doc("On SIGTERM, seconds to let in-flight streams finish", 30.0)
+    shutdown_grace_s: float = _doc(
+        "On SIGTERM, seconds to let in-flight streams finish", 30.0, bounds=Bounds(0)
+    )
 
     def __post_init__(self) -> None:
-        """Refuse settings that would break things later, when they are loaded: a negative
-        default price makes every unknown model fail to bill, a fee outside 0..100 makes every chat
-        request a 500, a negative session cap would end every session at once, and a misspelt
-        ``cookie_secure`` must not silently drop ``Secure``. ``ValueError`` naming the variable,
-        like every configuration error: ``serve`` refuses to start and the CLI prints the
-        message."""
-        for name in ("default_input_price", "default_output_price"):
-            value = getattr(self, name)
-            if not is_valid_price(value):
-                raise ValueError(
-                    f"{ENV_PREFIX}{name.upper()} must be an integer from 0 to "
-                    f"{MAX_PRICE_MICROS_PER_1M} (micro-dollars per 1M tokens), got {value!r}"
-                )
-        cap = self.session_max_lifetime_s
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-            raise ValueError(
-                f"{ENV_PREFIX}SESSION_MAX_LIFETIME_S must be a whole number of seconds, 0 or more "
-                f"(0 = no cap), got {cap!r}"
-            )
-        secure = str(self.cookie_secure).strip().lower()  # a TOML boolean arrives as "True"
-        if secure not in COOKIE_SECURE_VALUES:
-            raise ValueError(
-                f"{ENV_PREFIX}COOKIE_SECURE must be one of {', '.join(COOKIE_SECURE_VALUES)}, "
-                f"got {self.cookie_secure!r}"
-            )
-        object.__setattr__(self, "cookie_secure", secure)  # frozen: normalise once, here
-        fee = self.fee_percent
-        if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= MAX_FEE_PERCENT:
-            raise ValueError(
-                f"{ENV_PREFIX}FEE_PERCENT must be an integer from 0 to {MAX_FEE_PERCENT}, got {fee!r}"
-            )
+        """Refuse settings that would break things later, when they are loaded, not on the first
+        request: a negative default price makes every unknown model fail to bill, a fee outside
+        0..100 or a rate limit of 0 makes every chat request fail, a misspelt ``cookie_secure``
+        must not silently drop ``Secure``, a misspelt level must not silently run another one.
+        ``ValueError`` naming the variable, like every configuration error: ``serve`` refuses to
+        start and the CLI prints the message. Choices are normalised here (``" Balanced"`` →
+        ``"balanced"``; a TOML boolean arrives as ``"True"``)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            name = f"{ENV_PREFIX}{f.name.upper()}"
+            choices: tuple[str, ...] = f.metadata.get("choices") or ()
+            if choices:
+                chosen = str(value).strip().lower()
+                if chosen not in choices:
+                    raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+                object.__setattr__(self, f.name, chosen)  # frozen: normalise once, here
+            bounds: Bounds | None = f.metadata.get("bounds")
+            whole = isinstance(f.default, int) and not isinstance(f.default, bool)
+            if bounds is not None and not (bounds.admits(value) and (isinstance(value, int) or not whole)):
+                raise ValueError(f"{name} must be {bounds.describe(whole)}, got {value!r}")
 
     @property
     def uses_simulator(self) -> bool:
@@ -176,13 +231,28 @@ class Settings:
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``) and the TOML file it names."""
+        """Build settings from ``env`` (default ``os.environ``) and the TOML file it names.
+
+        Every key in the file must be a setting: a typo there (``prot = 9000``) would otherwise be
+        ignored and the server would quietly run on the default. A named file that does not exist
+        is read as empty (tests name one to keep a stray ``./opencompress.toml`` out);
+        :meth:`warnings` reports it."""
         env = os.environ if env is None else env
-        path = config_file or env.get(f"{ENV_PREFIX}CONFIG") or "opencompress.toml"
+        named = config_file or env.get(f"{ENV_PREFIX}CONFIG")
+        path = named or "opencompress.toml"
         file_values: dict[str, Any] = {}
         if Path(path).is_file():
             with open(path, "rb") as handle:
-                file_values = tomllib.load(handle)
+                try:
+                    file_values = tomllib.load(handle)
+                except tomllib.TOMLDecodeError as exc:
+                    raise ValueError(f"{path} is not valid TOML: {exc}") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in file_values:
+            if key not in known:
+                close = _closest(key, known)
+                hint = f" (did you mean {close}?)" if close else ""
+                raise ValueError(f"{path}: {key!r} is not a setting{hint}")
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw: Any = env.get(ENV_PREFIX + f.name.upper(), file_values.get(f.name))
@@ -190,8 +260,32 @@ class Settings:
                 values[f.name] = _coerce(f.name, raw, f.default)
         return cls(**values)
 
+    @classmethod
+    def warnings(cls, env: Mapping[str, str] | None = None) -> list[str]:
+        """What ``serve`` should tell the operator before starting: an ``OPENCOMPRESS_CONFIG`` that
+        names no file, and ``OPENCOMPRESS_*`` variables that are not settings but look like one
+        (``OPENCOMPRESS_PROT``), each with its likely meaning. Other unknown names are left alone:
+        they may belong to tooling around the gateway."""
+        env = os.environ if env is None else env
+        found = []
+        named = env.get(f"{ENV_PREFIX}CONFIG")
+        if named and not Path(named).is_file():
+            found.append(f"{ENV_PREFIX}CONFIG names {named!r}, which is not a file: no settings file is read")
+        known = {f.name.upper() for f in dataclasses.fields(cls)} | {"CONFIG"}
+        for name in sorted(env):
+            short = name.removeprefix(ENV_PREFIX)
+            if short != name and short not in known and (close := _closest(short, known)):
+                found.append(f"{name} is not a setting (did you mean {ENV_PREFIX}{close}?); it is ignored")
+        return found
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def _closest(name: str, known: set[str]) -> str | None:
+    """The setting ``name`` is probably a typo of (``prot`` → ``port``), if any."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:

@@ -25,13 +25,25 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, help="Port (default OPENCOMPRESS_PORT or 8080)"),
     ) -> None:
         """Run the gateway. With an empty database it creates the schema (and, in dev mode, a demo key)."""
+        from opencompress.accounts.byok import ByokCipher, ByokConfigError
         from opencompress.billing.prices import PriceTable
         from opencompress.http.app import create_app
+        from opencompress.ratelimit.fallback import redis_limiter_class
+        from opencompress.storage import open_storage
 
-        try:  # a bad setting or prices file: one line naming it, not a traceback from startup
+        for warning in Settings.warnings():
+            typer.echo(f"warning: {warning}", err=True)
+        # Everything that can be refused without I/O is checked before the app creates anything
+        # (schema, demo account, simulator): a bad setting, prices file, database URL, BYOK secret
+        # or missing optional driver is one line naming it, not a traceback from the lifespan.
+        try:
             settings = Settings.load()
             PriceTable.load(settings)
-        except ValueError as exc:
+            open_storage(settings.database_url)  # lazy: checks the URL and its driver, opens nothing
+            if settings.redis_url:
+                redis_limiter_class(settings.redis_url)
+            ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY
+        except (ValueError, ByokConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None
         settings = settings.replace(host=host or settings.host, port=port or settings.port)

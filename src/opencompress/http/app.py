@@ -61,6 +61,12 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            # What fails on a bad setting comes first, before the schema and the demo account exist.
+            byok = ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY fails here
+            limiter = open_rate_limiter(
+                settings.redis_url, lease_ttl_s=settings.ratelimit_lease_s
+            )  # Redis (local fallback) or per process
+            stack.push_async_callback(limiter.close)
             storage = open_storage(settings.database_url)
             stack.push_async_callback(storage.close)
             await storage.migrate()
@@ -92,11 +98,6 @@ def create_app(settings: Settings) -> Starlette:
             holds = HoldRenewer(storage)
             holds.start()
             stack.push_async_callback(holds.stop)
-            limiter = open_rate_limiter(
-                settings.redis_url, lease_ttl_s=settings.ratelimit_lease_s
-            )  # Redis (local fallback) or per process
-            stack.push_async_callback(limiter.close)
-            byok = ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY fails here
             guard = UpstreamGuard(allow_private=settings.allow_private_upstreams)
             ctx = AppContext(
                 settings=settings,

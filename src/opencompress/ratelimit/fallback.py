@@ -22,9 +22,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from opencompress.ratelimit.base import Decision, Limits, RateLimiter
 from opencompress.ratelimit.memory import MemoryRateLimiter
+
+if TYPE_CHECKING:
+    from opencompress.ratelimit.redis import RedisRateLimiter
 
 log = logging.getLogger("opencompress.ratelimit")
 
@@ -119,19 +123,34 @@ class FallbackRateLimiter:
             self._down_since = None
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def redis_limiter_class(redis_url: str) -> type[RedisRateLimiter]:
+    """The Redis limiter class, after checking what can be checked without a connection: the URL's
+    scheme and the optional client library. ``ValueError`` (a configuration error) otherwise, so
+    ``serve`` can refuse to start with one line before it creates anything."""
+    scheme = redis_url.split("://", 1)[0].lower() if "://" in redis_url else ""
+    if scheme not in REDIS_SCHEMES:
+        # the value is not echoed: a URL missing its scheme may still carry a password
+        raise ValueError("OPENCOMPRESS_REDIS_URL must start with redis://, rediss:// or unix://")
+    try:
+        from opencompress.ratelimit.redis import RedisRateLimiter
+    except ImportError as exc:
+        raise ValueError(
+            "OPENCOMPRESS_REDIS_URL is set but the redis client is not installed: install the `redis` extra "
+            "(pip install 'opencompress[redis]' or uv sync --extra redis)"
+        ) from exc
+    return RedisRateLimiter
+
+
 def open_rate_limiter(
     redis_url: str = "", *, key_prefix: str = "occ:", lease_ttl_s: float = 60.0
 ) -> RateLimiter:
     """The app's limiter: per process without ``redis_url``; Redis with a local fallback with one."""
     if not redis_url:
         return MemoryRateLimiter()
-    try:
-        from opencompress.ratelimit.redis import RedisRateLimiter
-    except ImportError as exc:
-        raise RuntimeError(
-            "OPENCOMPRESS_REDIS_URL is set but the redis client is not installed: install the `redis` extra "
-            "(pip install 'opencompress[redis]' or uv sync --extra redis)"
-        ) from exc
+    RedisRateLimiter = redis_limiter_class(redis_url)  # noqa: N806 - a class, imported on demand
     return FallbackRateLimiter(
         RedisRateLimiter(redis_url, key_prefix=key_prefix, lease_ttl_s=lease_ttl_s), MemoryRateLimiter()
     )
