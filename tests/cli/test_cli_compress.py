@@ -96,6 +96,16 @@ def test_jsonl_one_line_per_request_errors_do_not_stop_the_stream() -> None:
     assert out[3]["messages"] == MESSAGES[-1:]
 
 
+def test_jsonl_reads_a_named_file_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(json.dumps({"messages": MESSAGES[i:]}) for i in range(2)) + "\n")
+    result = _invoke(["compress", str(path), "--jsonl", "--level", "off"], stdin="")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["messages"] for line in result.stdout.splitlines()] == [MESSAGES, MESSAGES[1:]]
+    missing = _invoke(["compress", str(tmp_path / "missing.jsonl"), "--jsonl"], stdin="")
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
 def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
     """Files written by Windows tools start with a BOM; it is skipped in both modes."""
     bom = "\ufeff"

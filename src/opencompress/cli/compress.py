@@ -5,8 +5,8 @@ Two modes:
 * ``opencompress compress [FILE|-] [--level L] [--rate R]`` reads one JSON document (a ``messages``
   list, or an object with ``messages`` and optional ``tools``) and writes the same shape with the
   messages compressed to stdout; the stats table goes to stderr, so stdout stays machine-usable.
-* ``opencompress compress --jsonl [--level L] [--rate R]`` is the driver for outside evaluation
-  tools: one ``{"messages": [...], "query": ...}`` object per stdin line in, one
+* ``opencompress compress [FILE|-] --jsonl [--level L] [--rate R]`` is the driver for outside
+  evaluation tools: one ``{"messages": [...], "query": ...}`` object per line (of FILE or stdin) in, one
   ``{"messages": [...], "stats": {...}}`` line out, flushed per line. A bad line yields
   ``{"error": "..."}`` and the stream goes on. ``query`` is accepted but the engine takes the
   question from the last user message, exactly as the gateway does (so results match production).
@@ -133,13 +133,24 @@ def register(app: typer.Typer) -> None:
         file: str = typer.Argument("-", help="JSON file (messages list or {messages, tools}); - for stdin"),
         level: str = typer.Option("balanced", "--level", "-l", help=f"one of {', '.join(LEVELS)}"),
         rate: float | None = typer.Option(None, "--rate", "-r", help="share of selectable content to keep"),
-        jsonl: bool = typer.Option(False, "--jsonl", help="one request per stdin line, one result per line"),
+        jsonl: bool = typer.Option(
+            False, "--jsonl", help="one request per line of FILE (or stdin), one result per line"
+        ),
     ) -> None:
         """Compress chat messages locally and print them as JSON (stats on stderr)."""
         policy = _policy(level, rate)
         err = Console(stderr=True)
         if jsonl:
-            run_jsonl(sys.stdin, sys.stdout, policy)
+            if file == "-":
+                run_jsonl(sys.stdin, sys.stdout, policy)
+                return
+            try:
+                lines = open(file, encoding="utf-8")  # closed by the with below; read line by line
+            except OSError as exc:
+                err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror or exc}")
+                raise typer.Exit(code=2) from exc
+            with lines:
+                run_jsonl(lines, sys.stdout, policy)
             return
         try:
             document = json.loads(_read(file))
