@@ -39,6 +39,16 @@ def test_unknown_levels_are_a_400(level: Any) -> None:
     assert info.value.param == "compression.level"
 
 
+def test_the_error_points_at_where_the_bad_level_came_from() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        _parse({}, {"x-opencompress-level": "max"})
+    assert info.value.param == "x-opencompress-level"
+    with pytest.raises(InvalidRequestError) as info:
+        _parse({"compression": {"level": "max"}}, {"x-opencompress-level": "off"})
+    assert info.value.param == "compression.level"
+    assert _parse({"compression": {"level": "off"}}, {"x-opencompress-level": "max"}).level == "off"
+
+
 def test_rate_is_kept_and_the_field_is_stripped() -> None:
     chat = _parse({"compression": {"level": "balanced", "rate": 0.5}})
     assert (chat.level, chat.rate) == ("balanced", 0.5)

@@ -159,6 +159,7 @@ def _compression_controls(
     body: dict[str, Any], header_level: str | None
 ) -> tuple[Level | None, float | None]:
     level: Any = header_level.strip().lower() if header_level else None
+    source = LEVEL_HEADER if header_level else "compression.level"  # what the error should point at
     rate: Any = None
     spec = body.pop("compression", None)
     if spec is not None:
@@ -173,12 +174,13 @@ def _compression_controls(
                 f"compression.{unknown[0]}",
                 "unknown_parameter",
             )
-        level = spec.get("level", level)
+        if "level" in spec:
+            level, source = spec["level"], "compression.level"
         if isinstance(level, str):
             level = level.strip().lower()  # as for the header: "Balanced" means balanced
         rate = spec.get("rate")
     if level is not None and level not in LEVELS:
-        raise _fail(f"Compression level must be one of {list(LEVELS)}.", "compression.level", "invalid_value")
+        raise _fail(f"Compression level must be one of {list(LEVELS)}.", source, "invalid_value")
     if rate is not None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
             raise _fail("'compression.rate' must be a number in (0, 1].", "compression.rate", "invalid_value")
