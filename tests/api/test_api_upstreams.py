@@ -131,3 +131,22 @@ def test_undecryptable_stored_key_is_a_500_without_secrets() -> None:
         resolve(other, k)
     assert err.value.status == 500 and "sk-stored" not in err.value.message
     assert resolve(other, k, x_upstream_key="sk-header").api_key == "sk-header"  # headers still work
+
+
+@pytest.mark.parametrize(
+    ("headers", "param", "says"),
+    [
+        ({}, "x-upstream-key", "send your provider key in the x-upstream-key header"),
+        (
+            {"x_upstream_key": "sk-only-a-key"},
+            "x-upstream-base-url",
+            "send it in the x-upstream-base-url header",
+        ),
+    ],
+)
+def test_a_missing_provider_names_what_is_missing(headers: dict[str, str], param: str, says: str) -> None:
+    """A key sent without a URL used to be told to send the key it had just sent."""
+    c = ctx()
+    with pytest.raises(InvalidRequestError) as err:
+        resolve(c, key(c), **headers)
+    assert err.value.param == param and says in str(err.value)

@@ -48,11 +48,19 @@ async def resolve_upstream(ctx: AppContext, key: ApiKey, headers: Mapping[str, s
     if override_key:
         check_provider_key(override_key, param=UPSTREAM_KEY_HEADER)
     base_url = override_url or key.upstream_base_url or ""
-    if not base_url or not (override_key or key.upstream_key_encrypted):
+    if not (override_key or key.upstream_key_encrypted):
         raise InvalidRequestError(
             "This is a BYOK key without a stored provider: send your provider key in the x-upstream-key "
             "header (and x-upstream-base-url unless the key stores one).",
             code="byok_upstream_missing",
+            param=UPSTREAM_KEY_HEADER,
+        )
+    if not base_url:  # a provider key came, but no key-stored URL to send it to
+        raise InvalidRequestError(
+            "This BYOK key stores no provider base URL: send it in the x-upstream-base-url header "
+            "along with x-upstream-key.",
+            code="byok_upstream_missing",
+            param=UPSTREAM_URL_HEADER,
         )
     if override_url:
         base_url = await ctx.upstream_guard.check(override_url, param=UPSTREAM_URL_HEADER)
