@@ -1,4 +1,5 @@
-"""``opencompress serve`` refuses bad money settings with one line, before anything starts."""
+"""``opencompress serve`` refuses bad settings (money, limits, levels, URLs, secrets) with one line,
+before anything starts, and warns about a variable that looks like a misspelt setting."""
 
 from __future__ import annotations
 
@@ -32,10 +33,27 @@ def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ({"OPENCOMPRESS_FEE_PERCENT": "120"}, "OPENCOMPRESS_FEE_PERCENT"),
         ({"OPENCOMPRESS_DEFAULT_INPUT_PRICE": "-2500000"}, "OPENCOMPRESS_DEFAULT_INPUT_PRICE"),
         ("prices", "'input'"),
+        ({"OPENCOMPRESS_DEFAULT_RPM": "0"}, "OPENCOMPRESS_DEFAULT_RPM"),
+        ({"OPENCOMPRESS_LOG_LEVEL": "verbose"}, "OPENCOMPRESS_LOG_LEVEL"),
+        (
+            {"OPENCOMPRESS_REDIS_URL": "user:secret@cache:6379"},
+            "OPENCOMPRESS_REDIS_URL must start with redis://",
+        ),
+        ({"OPENCOMPRESS_SECRET_KEY": "not base64!"}, "OPENCOMPRESS_SECRET_KEY"),
+        ({"OPENCOMPRESS_DATABASE_URL": "mysql://db/x"}, "unsupported database URL scheme"),
     ],
-    ids=["fee", "default_price", "prices_file"],
+    ids=[
+        "fee",
+        "default_price",
+        "prices_file",
+        "rpm",
+        "log_level",
+        "redis_url",
+        "secret_key",
+        "database_url",
+    ],
 )
-def test_bad_money_settings_stop_serve_with_one_line(
+def test_a_bad_setting_stops_serve_with_one_line_before_it_creates_anything(
     tmp_path: Path, setting: dict[str, str] | str, named: str
 ) -> None:
     if setting == "prices":
@@ -44,7 +62,19 @@ def test_bad_money_settings_stop_serve_with_one_line(
         setting = {"OPENCOMPRESS_PRICES_FILE": str(prices)}
     assert isinstance(setting, dict)
     done = _serve(tmp_path, **setting)
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error: ") and named in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "secret" not in done.stderr.lower().replace("opencompress_secret_key", "")
     assert not (tmp_path / "never.db").exists()
+    assert "demo" not in done.stdout.lower()
+
+
+def test_serve_warns_about_a_misspelt_variable(tmp_path: Path) -> None:
+    done = _serve(tmp_path, OPENCOMPRESS_DEFAULT_RMP="5", OPENCOMPRESS_FEE_PERCENT="101")
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == (
+        "warning: OPENCOMPRESS_DEFAULT_RMP is not a setting "
+        "(did you mean OPENCOMPRESS_DEFAULT_RPM?); it is ignored"
+    )
+    assert lines[1].startswith("error: OPENCOMPRESS_FEE_PERCENT")

@@ -5,9 +5,6 @@ settings file or in a variable's name was ignored without a word."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -99,63 +96,3 @@ def test_warnings_name_a_missing_settings_file_and_misspelt_variables(tmp_path: 
     ]
     (tmp_path / "nope.toml").write_text("")
     assert Settings.warnings({"OPENCOMPRESS_CONFIG": str(tmp_path / "nope.toml")}) == []
-
-
-def _empty_file(tmp_path: Path) -> Path:
-    """A settings file that sets nothing (a stray ./opencompress.toml must not leak in)."""
-    path = tmp_path / "empty.toml"
-    path.write_text("")
-    return path
-
-
-def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "OPENCOMPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
-        "OPENCOMPRESS_CONFIG": str(_empty_file(tmp_path)),
-        "OPENCOMPRESS_PORT": "1",  # never bound: the process must stop before it listens
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "from opencompress.cli import app; app()", "serve"],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@pytest.mark.parametrize(
-    ("setting", "named"),
-    [
-        ({"OPENCOMPRESS_DEFAULT_RPM": "0"}, "OPENCOMPRESS_DEFAULT_RPM"),
-        ({"OPENCOMPRESS_LOG_LEVEL": "verbose"}, "OPENCOMPRESS_LOG_LEVEL"),
-        (
-            {"OPENCOMPRESS_REDIS_URL": "user:secret@cache:6379"},
-            "OPENCOMPRESS_REDIS_URL must start with redis://",
-        ),
-        ({"OPENCOMPRESS_SECRET_KEY": "not base64!"}, "OPENCOMPRESS_SECRET_KEY"),
-        ({"OPENCOMPRESS_DATABASE_URL": "mysql://db/x"}, "unsupported database URL scheme"),
-    ],
-    ids=["rpm", "log_level", "redis_url", "secret_key", "database_url"],
-)
-def test_serve_stops_with_one_line_before_it_creates_anything(
-    tmp_path: Path, setting: dict[str, str], named: str
-) -> None:
-    done = _serve(tmp_path, **setting)
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("error: ") and named in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert "secret" not in done.stderr.lower().replace("opencompress_secret_key", "")
-    assert not (tmp_path / "never.db").exists()
-    assert "demo" not in done.stdout.lower()
-
-
-def test_serve_warns_about_a_misspelt_variable(tmp_path: Path) -> None:
-    done = _serve(tmp_path, OPENCOMPRESS_DEFAULT_RMP="5", OPENCOMPRESS_FEE_PERCENT="101")
-    lines = done.stderr.strip().splitlines()
-    assert lines[0] == (
-        "warning: OPENCOMPRESS_DEFAULT_RMP is not a setting "
-        "(did you mean OPENCOMPRESS_DEFAULT_RPM?); it is ignored"
-    )
-    assert lines[1].startswith("error: OPENCOMPRESS_FEE_PERCENT")
