@@ -41,12 +41,6 @@ from ``X-Forwarded-Proto`` only from a trusted proxy, by default one on loopback
 TLS-terminating proxy on another host, whose requests arrive as plain http."""
 
 
-def is_valid_price(value: object) -> TypeGuard[int]:
-    """A price in micro-dollars per 1M tokens: an integer (not a bool) from 0 to
-    :data:`MAX_PRICE_MICROS_PER_1M`."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PRICE_MICROS_PER_1M
-
-
 LEVELS = ("off", "lossless", "balanced", "aggressive")
 """The compression levels (``opencompress.compression.LEVELS``, which a test keeps equal: this
 module is imported by every CLI command and stays free of the engine's imports)."""
@@ -89,6 +83,15 @@ def _secret(text: str, default: Any) -> Any:
 
 
 _PRICE = Bounds(0, MAX_PRICE_MICROS_PER_1M, unit="micro-dollars per 1M tokens")
+
+
+def is_valid_price(value: object) -> TypeGuard[int]:
+    """A price in micro-dollars per 1M tokens: an integer (not a bool) from 0 to
+    :data:`MAX_PRICE_MICROS_PER_1M` (the prices file's entries; the default prices use the same
+    bounds)."""
+    return isinstance(value, int) and _PRICE.admits(value)
+
+
 _POSITIVE = Bounds(0, low_excluded=True)
 _AT_LEAST_ONE = Bounds(1)
 
