@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 
-def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {
         **os.environ,
         "OPENCOMPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
@@ -19,7 +19,7 @@ def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-c", "from opencompress.cli import app; app()", "serve"],
+        [sys.executable, "-c", "from opencompress.cli import app; app()", "serve", *args],
         env=full_env,
         capture_output=True,
         text=True,
@@ -78,3 +78,9 @@ def test_serve_warns_about_a_misspelt_variable(tmp_path: Path) -> None:
         "(did you mean OPENCOMPRESS_DEFAULT_RPM?); it is ignored"
     )
     assert lines[1].startswith("error: OPENCOMPRESS_FEE_PERCENT")
+
+
+def test_a_port_flag_out_of_range_is_one_line_too(tmp_path: Path) -> None:
+    done = _serve(tmp_path, "--port", "70000")
+    assert done.returncode == 1 and done.stderr.startswith("error: OPENCOMPRESS_PORT must be"), done.stderr
+    assert "Traceback" not in done.stderr

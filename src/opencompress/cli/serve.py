@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
         # (schema, demo account, simulator): a bad setting, prices file, database URL, BYOK secret
         # or missing optional driver is one line naming it, not a traceback from the lifespan.
         try:
-            settings = Settings.load()
+            loaded = Settings.load()
+            settings = loaded.replace(host=host or loaded.host, port=port or loaded.port)
             PriceTable.load(settings)
             open_storage(settings.database_url)  # lazy: checks the URL and its driver, opens nothing
             if settings.redis_url:
@@ -46,7 +47,6 @@ def register(app: typer.Typer) -> None:
         except (ValueError, ByokConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None
-        settings = settings.replace(host=host or settings.host, port=port or settings.port)
         configure_logging(settings.log_level, settings.log_format)
         # uvicorn handles SIGTERM itself (stop accepting, let in-flight streams finish for up to
         # shutdown_grace_s, then the lifespan settles their charges and closes storage) and re-raises
