@@ -150,7 +150,7 @@ def open_rate_limiter(
     """The app's limiter: per process without ``redis_url``; Redis with a local fallback with one."""
     if not redis_url:
         return MemoryRateLimiter()
-    RedisRateLimiter = redis_limiter_class(redis_url)  # noqa: N806 - a class, imported on demand
+    limiter_class = redis_limiter_class(redis_url)  # imported on demand: SQLite installs have no redis
     return FallbackRateLimiter(
-        RedisRateLimiter(redis_url, key_prefix=key_prefix, lease_ttl_s=lease_ttl_s), MemoryRateLimiter()
+        limiter_class(redis_url, key_prefix=key_prefix, lease_ttl_s=lease_ttl_s), MemoryRateLimiter()
     )
