@@ -238,8 +238,8 @@ class Settings:
 
         Every key in the file must be a setting: a typo there (``prot = 9000``) would otherwise be
         ignored and the server would quietly run on the default. A named file that does not exist
-        is read as empty (tests name one to keep a stray ``./opencompress.toml`` out);
-        :meth:`warnings` reports it."""
+        is read as empty (naming one is how a caller keeps a stray ``./opencompress.toml`` out);
+        :meth:`warnings` reports it, for ``serve`` to print."""
         env = os.environ if env is None else env
         named = config_file or env.get(f"{ENV_PREFIX}CONFIG")
         path = named or "opencompress.toml"
