@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from typing import Any
@@ -191,3 +192,19 @@ def test_start_in_loop_serves_in_the_current_loop() -> None:
     content, held_status, stopped_in = asyncio.run(scenario())
     assert content.startswith("Simulated answer")
     assert held_status == 503 and stopped_in < 2
+
+
+def test_embedded_simulator_leaves_uvicorns_lifecycle_lines_to_the_host(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``serve`` embeds the simulator in its own loop: its "Started server process" would print twice."""
+
+    async def scenario() -> None:
+        running = await start_in_loop(recordings_dir=None, latency_s=0.0)
+        logging.getLogger("uvicorn.error").info("the host's own line")
+        await running.stop()
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        asyncio.run(scenario())
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"]
+    assert lines == ["the host's own line"]

@@ -4,12 +4,17 @@ Both runners bind the listening socket themselves before uvicorn starts, so ``po
 real port is known without a race. uvicorn is configured not to touch logging (the gateway's own
 uvicorn config stays intact when ``serve`` embeds the simulator) and not to capture signals (Ctrl+C
 belongs to the gateway's server; the embedded simulator is stopped by the gateway's shutdown).
+uvicorn's lifecycle lines ("Started server process", "Shutting down", ...) go to the one module-level
+``uvicorn.error`` logger whichever server logs them, so a filter keyed on a context variable that only
+the simulator's serving task sets keeps the gateway's terminal from showing each of them twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import socket
 import threading
 import time
@@ -31,6 +36,28 @@ from opencompress.tokens import get_encoding
 AUTO: Literal["auto"] = "auto"
 RecordingsArg = str | Path | None | Literal["auto"]
 STARTUP_TIMEOUT_S = 15.0
+
+_SERVING = contextvars.ContextVar("opencompress_simulator_serving", default=False)
+"""True inside the simulator's own uvicorn task (or thread), where its lifecycle lines come from."""
+
+
+class _HostLifecycleOnly(logging.Filter):
+    """Drops uvicorn's info lines logged by the simulator's server; its warnings and errors stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not _SERVING.get()
+
+
+_LIFECYCLE_FILTER = _HostLifecycleOnly()
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """``server.serve`` with its lifecycle lines marked as the simulator's (a task's own context)."""
+    _SERVING.set(True)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if _LIFECYCLE_FILTER not in uvicorn_log.filters:
+        uvicorn_log.addFilter(_LIFECYCLE_FILTER)
+    await server.serve(sockets=[sock])
 
 
 class _Config(uvicorn.Config):
@@ -141,7 +168,7 @@ class SimulatorThread(_Addresses):
     def _run(self) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
-            await self._server.serve(sockets=[self._socket])
+            await _serve(self._server, self._socket)
 
         try:
             asyncio.run(main())
@@ -219,7 +246,7 @@ async def start_in_loop(
     sock = _bind(host, port)
     real_port: int = sock.getsockname()[1]
     server = _server(built, host, real_port)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"simulator-{real_port}")
+    task = asyncio.create_task(_serve(server, sock), name=f"simulator-{real_port}")
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not server.started:
         if task.done():
