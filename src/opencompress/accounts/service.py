@@ -146,13 +146,22 @@ class AccountService:
 
     async def ensure_demo_account(self) -> str | None:
         """With an empty database, create account ``demo`` with $5.00 and one router key; return the
-        full key (print it once). Otherwise return ``None``. Meant for single-process first start."""
-        if await self.storage.count_accounts() > 0:
+        full key (print it once). Otherwise return ``None``. The account, its credit and its key are
+        one transaction that only runs while no account exists, so replicas starting together on an
+        empty database make one demo account, and only the replica that made it prints a key."""
+        if await self.storage.count_accounts() > 0:  # the usual case: no key material made at all
             return None
-        account = await self.storage.create_account(DEMO_ACCOUNT_NAME)
-        await self.storage.credit(account.id, DEMO_CREDIT_MICROS, "demo credit")
-        _, full_key = await self.create_key(account.id, name="demo", mode="router")
-        return full_key
+        full_key = generate_key()
+        account = await self.storage.create_first_account(
+            DEMO_ACCOUNT_NAME,
+            credit_micros=DEMO_CREDIT_MICROS,
+            reason="demo credit",
+            key_name="demo",
+            key_hash=hash_key(full_key),
+            prefix=display_prefix(full_key),
+            mode="router",
+        )
+        return full_key if account is not None else None
 
 
 def _email(email: str) -> str:

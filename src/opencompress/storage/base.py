@@ -151,6 +151,24 @@ class Storage(Protocol):
         they are bound to its id, not to the email it signed in with."""
         ...
 
+    async def create_first_account(
+        self,
+        name: str,
+        *,
+        credit_micros: int,
+        reason: str,
+        key_name: str,
+        key_hash: str,
+        prefix: str,
+        mode: KeyMode,
+    ) -> Account | None:
+        """Only while the database has no account: create one holding ``credit_micros`` (with its
+        ledger entry) and one key, all in one transaction, and return it; otherwise ``None``.
+        Replicas that start on one empty database at once create exactly one between them
+        (PostgreSQL serialises them with an advisory lock, SQLite with its write lock), and a crash
+        half-way leaves no account without its credit or key."""
+        ...
+
     async def list_accounts(self) -> list[Account]: ...
     async def count_accounts(self) -> int: ...
     async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:

@@ -33,6 +33,33 @@ class StorageCommon(StorageReads):
         await self._insert_account(account, password_hash)
         return account
 
+    async def create_first_account(
+        self,
+        name: str,
+        *,
+        credit_micros: int,
+        reason: str,
+        key_name: str,
+        key_hash: str,
+        prefix: str,
+        mode: KeyMode,
+    ) -> Account | None:
+        if credit_micros <= 0:
+            raise InvalidRequestError("credit amount must be positive", param="amount")
+        now = self._clock()
+        account = Account(id=rows.new_id("acct_"), name=name, balance_micros=credit_micros, created_at=now)
+        key = ApiKey(
+            id=rows.new_id("key_"),
+            account_id=account.id,
+            name=key_name,
+            prefix=prefix,
+            mode=mode,
+            is_active=True,
+            created_at=now,
+        )
+        created = await self._insert_first_account(account, key, key_hash, reason)
+        return account if created else None
+
     async def credit(self, account_id: str, amount_micros: int, reason: str) -> int:
         if amount_micros <= 0:
             raise InvalidRequestError("credit amount must be positive", param="amount")
@@ -101,6 +128,11 @@ class StorageCommon(StorageReads):
 
     @abstractmethod
     async def _insert_account(self, account: Account, password_hash: str | None) -> None: ...
+
+    @abstractmethod
+    async def _insert_first_account(self, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
+        """Insert ``account`` (its balance as the opening credit, with the ledger entry) and ``key``
+        in one transaction unless an account exists; whether it did."""
 
     @abstractmethod
     async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int: ...

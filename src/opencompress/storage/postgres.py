@@ -81,6 +81,9 @@ class PostgresStorage(StorageCommon):
             )
         )
 
+    async def _insert_first_account(self, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
+        return await self._run(lambda conn: tx.insert_first_account(conn, account, key, key_hash, reason))
+
     async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._run(lambda conn: tx.credit(conn, account_id, amount_micros, reason, now))
 

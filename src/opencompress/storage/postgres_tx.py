@@ -38,6 +38,9 @@ Conn = AsyncConnection[TupleRow]
 _USAGE_PLACEHOLDERS = ", ".join(["%s"] * len(rows.USAGE_COLUMNS.split(",")))
 _INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
 _KEY_PLACEHOLDERS = ", ".join(["%s"] * len(rows.KEY_INSERT_COLUMNS.split(",")))
+FIRST_ACCOUNT_LOCK_ID = 727302
+"""Advisory lock under which :func:`insert_first_account` checks that no account exists (the
+migration lock, ``MIGRATION_LOCK_ID``, is 727301)."""
 _INSERT_LEDGER = (
     "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
     "VALUES (%s, %s, %s, %s, %s, %s)"
@@ -122,6 +125,30 @@ async def credit(conn: Conn, account_id: str, amount: int, reason: str, now: flo
             raise balance_ceiling_error(int(current[0]), amount)
         await conn.execute(_INSERT_LEDGER, (account_id, amount, "credit", reason, None, now))
         return int(row[0])
+
+
+async def insert_first_account(conn: Conn, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
+    """The account, its opening credit and its key, only while no account exists. Under READ
+    COMMITTED two replicas could both see an empty table, so the check runs under a transaction-level
+    advisory lock: the second replica waits, then sees the first one's committed account."""
+    check_credit_micros(account.balance_micros)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (FIRST_ACCOUNT_LOCK_ID,))
+        if await fetchone(conn, "SELECT 1 FROM accounts LIMIT 1") is not None:
+            return False
+        await conn.execute(
+            "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
+            "VALUES (%s, %s, NULL, NULL, %s, %s)",
+            (account.id, account.name, account.balance_micros, account.created_at),
+        )
+        await conn.execute(
+            _INSERT_LEDGER, (account.id, account.balance_micros, "credit", reason, None, account.created_at)
+        )
+        await conn.execute(
+            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
+            rows.key_insert_params(key, key_hash),
+        )
+    return True
 
 
 async def set_account_email(conn: Conn, account_id: str, email: str) -> Account:

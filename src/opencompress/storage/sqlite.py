@@ -113,6 +113,9 @@ class SqliteStorage(SqliteConnections, StorageCommon):
 
         await self._short(run)
 
+    async def _insert_first_account(self, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
+        return await self._short(partial(tx.insert_first_account, account, key, key_hash, reason))
+
     async def _credit(self, account_id: str, amount_micros: int, reason: str, now: float) -> int:
         return await self._short(partial(tx.credit, account_id, amount_micros, reason, now))
 

@@ -108,6 +108,33 @@ def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.
         return int(row[0])
 
 
+def insert_first_account(
+    account: Account, key: ApiKey, key_hash: str, reason: str, conn: sqlite3.Connection
+) -> bool:
+    """The account, its opening credit and its key, only while no account exists. ``BEGIN
+    IMMEDIATE`` holds the write lock from the emptiness check to the COMMIT, so of two processes
+    seeding one file, the second finds the first one's account."""
+    check_credit_micros(account.balance_micros)
+    with write(conn):
+        if conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone() is not None:
+            return False
+        conn.execute(
+            "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
+            "VALUES (?, ?, NULL, NULL, ?, ?)",
+            (account.id, account.name, account.balance_micros, account.created_at),
+        )
+        conn.execute(
+            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
+            "VALUES (?, ?, 'credit', ?, NULL, ?)",
+            (account.id, account.balance_micros, reason, account.created_at),
+        )
+        conn.execute(
+            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
+            rows.key_insert_params(key, key_hash),
+        )
+    return True
+
+
 def set_account_email(account_id: str, email: str, conn: sqlite3.Connection) -> Account:
     """One UPDATE of the unique ``email`` column: a taken email fails on the index (→ 409 via
     :func:`translate`), an unknown account updates no row (→ 404)."""
