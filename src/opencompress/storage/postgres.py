@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from opencompress.storage import postgres_tx as tx
+from opencompress.storage import rows
 from opencompress.storage.base import (
     Account,
     ApiKey,
@@ -73,13 +74,8 @@ class PostgresStorage(StorageCommon):
     # accounts
 
     async def _insert_account(self, account: Account, password_hash: str | None) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
-                "VALUES (%s, %s, %s, %s, 0, %s)",
-                (account.id, account.name, account.email, password_hash, account.created_at),
-            )
-        )
+        params = rows.account_insert_params(account, password_hash)
+        await self._run(lambda conn: conn.execute(tx.INSERT_ACCOUNT, params))
 
     async def _insert_first_account(self, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
         return await self._run(lambda conn: tx.insert_first_account(conn, account, key, key_hash, reason))

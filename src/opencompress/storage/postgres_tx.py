@@ -35,16 +35,20 @@ from opencompress.storage.base import Account, ApiKey, Session, SettleResult, Us
 
 Conn = AsyncConnection[TupleRow]
 
-_USAGE_PLACEHOLDERS = ", ".join(["%s"] * len(rows.USAGE_COLUMNS.split(",")))
-_INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
-_KEY_PLACEHOLDERS = ", ".join(["%s"] * len(rows.KEY_INSERT_COLUMNS.split(",")))
+
+def _pg(sql: str) -> str:
+    """A statement of :mod:`~opencompress.storage.rows` with psycopg's placeholders."""
+    return sql.replace("?", "%s")
+
+
+INSERT_ACCOUNT = _pg(rows.INSERT_ACCOUNT)
+_INSERT_USAGE = _pg(rows.INSERT_USAGE)
+_INSERT_KEY = _pg(rows.INSERT_KEY)
+_INSERT_LEDGER = _pg(rows.INSERT_LEDGER)
+_INSERT_SESSION = _pg(rows.INSERT_SESSION)
 FIRST_ACCOUNT_LOCK_ID = 727302
 """Advisory lock under which :func:`insert_first_account` checks that no account exists (the
 migration lock, ``MIGRATION_LOCK_ID``, is 727301)."""
-_INSERT_LEDGER = (
-    "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s)"
-)
 
 CONFLICTS: dict[str, tuple[str, str]] = {
     "accounts_email_key": ("an account with this email already exists", "email_taken"),
@@ -136,18 +140,11 @@ async def insert_first_account(conn: Conn, account: Account, key: ApiKey, key_ha
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (FIRST_ACCOUNT_LOCK_ID,))
         if await fetchone(conn, "SELECT 1 FROM accounts LIMIT 1") is not None:
             return False
-        await conn.execute(
-            "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
-            "VALUES (%s, %s, NULL, NULL, %s, %s)",
-            (account.id, account.name, account.balance_micros, account.created_at),
-        )
+        await conn.execute(INSERT_ACCOUNT, rows.account_insert_params(account, None))
         await conn.execute(
             _INSERT_LEDGER, (account.id, account.balance_micros, "credit", reason, None, account.created_at)
         )
-        await conn.execute(
-            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
-            rows.key_insert_params(key, key_hash),
-        )
+        await conn.execute(_INSERT_KEY, rows.key_insert_params(key, key_hash))
     return True
 
 
@@ -176,10 +173,7 @@ async def create_key(conn: Conn, key: ApiKey, key_hash: str, max_active: int | N
                     f"an account may have at most {max_active} active keys; revoke one first",
                     code="too_many_keys",
                 )
-        await conn.execute(
-            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
-            rows.key_insert_params(key, key_hash),
-        )
+        await conn.execute(_INSERT_KEY, rows.key_insert_params(key, key_hash))
 
 
 async def touch_keys(conn: Conn, last_used: Mapping[str, float]) -> None:
@@ -272,7 +266,7 @@ async def create_session(conn: Conn, session: Session) -> Session:
             (session.account_id, session.created_at),
         )
         await conn.execute(
-            f"INSERT INTO sessions ({rows.SESSION_COLUMNS}) VALUES (%s, %s, %s, %s)",
+            _INSERT_SESSION,
             (session.token_hash, session.account_id, session.created_at, session.expires_at),
         )
     return session

@@ -74,6 +74,30 @@ KEY_INSERT_COLUMNS = (
 )
 
 
+def _insert(table: str, columns: str) -> str:
+    """An INSERT of ``columns`` with ``?`` placeholders (the PostgreSQL backend swaps in ``%s``)."""
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['?'] * len(columns.split(',')))})"
+
+
+INSERT_ACCOUNT = _insert("accounts", "id, name, email, password_hash, balance_micros, created_at")
+INSERT_KEY = _insert("api_keys", KEY_INSERT_COLUMNS)
+INSERT_USAGE = _insert("usage", USAGE_COLUMNS)
+INSERT_SESSION = _insert("sessions", SESSION_COLUMNS)
+INSERT_LEDGER = _insert("ledger", "account_id, amount_micros, kind, reason, request_id, created_at")
+
+
+def account_insert_params(account: Account, password_hash: str | None) -> tuple[Any, ...]:
+    """Values for :data:`INSERT_ACCOUNT`: the account's balance is its opening credit (usually 0)."""
+    return (
+        account.id,
+        account.name,
+        account.email,
+        password_hash,
+        account.balance_micros,
+        account.created_at,
+    )
+
+
 def key_insert_params(key: ApiKey, key_hash: str) -> tuple[Any, ...]:
     """Values in :data:`KEY_INSERT_COLUMNS` order (a new key is always active)."""
     return (

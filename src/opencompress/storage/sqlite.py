@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+from opencompress.storage import rows
 from opencompress.storage import sqlite_tx as tx
 from opencompress.storage.base import (
     Account,
@@ -104,14 +105,8 @@ class SqliteStorage(SqliteConnections, StorageCommon):
     # accounts
 
     async def _insert_account(self, account: Account, password_hash: str | None) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
-                "VALUES (?, ?, ?, ?, 0, ?)",
-                (account.id, account.name, account.email, password_hash, account.created_at),
-            )
-
-        await self._short(run)
+        params = rows.account_insert_params(account, password_hash)
+        await self._short(lambda conn: conn.execute(rows.INSERT_ACCOUNT, params))
 
     async def _insert_first_account(self, account: Account, key: ApiKey, key_hash: str, reason: str) -> bool:
         return await self._short(partial(tx.insert_first_account, account, key, key_hash, reason))

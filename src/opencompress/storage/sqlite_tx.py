@@ -28,10 +28,6 @@ from opencompress.storage.base import Account, ApiKey, Session, SettleResult, Us
 
 T = TypeVar("T")
 
-_USAGE_PLACEHOLDERS = ", ".join(["?"] * len(rows.USAGE_COLUMNS.split(",")))
-_INSERT_USAGE = f"INSERT INTO usage ({rows.USAGE_COLUMNS}) VALUES ({_USAGE_PLACEHOLDERS})"
-_KEY_PLACEHOLDERS = ", ".join(["?"] * len(rows.KEY_INSERT_COLUMNS.split(",")))
-
 
 def translate(exc: sqlite3.Error) -> OpenCompressError:
     """The one place sqlite3 errors become the project's error tree."""
@@ -100,11 +96,7 @@ def credit(account_id: str, amount: int, reason: str, now: float, conn: sqlite3.
             if current is None:
                 raise NotFoundError(f"account {account_id} not found")
             raise balance_ceiling_error(int(current[0]), amount)
-        conn.execute(
-            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-            "VALUES (?, ?, 'credit', ?, NULL, ?)",
-            (account_id, amount, reason, now),
-        )
+        conn.execute(rows.INSERT_LEDGER, (account_id, amount, "credit", reason, None, now))
         return int(row[0])
 
 
@@ -118,20 +110,12 @@ def insert_first_account(
     with write(conn):
         if conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone() is not None:
             return False
+        conn.execute(rows.INSERT_ACCOUNT, rows.account_insert_params(account, None))
         conn.execute(
-            "INSERT INTO accounts (id, name, email, password_hash, balance_micros, created_at) "
-            "VALUES (?, ?, NULL, NULL, ?, ?)",
-            (account.id, account.name, account.balance_micros, account.created_at),
+            rows.INSERT_LEDGER,
+            (account.id, account.balance_micros, "credit", reason, None, account.created_at),
         )
-        conn.execute(
-            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-            "VALUES (?, ?, 'credit', ?, NULL, ?)",
-            (account.id, account.balance_micros, reason, account.created_at),
-        )
-        conn.execute(
-            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
-            rows.key_insert_params(key, key_hash),
-        )
+        conn.execute(rows.INSERT_KEY, rows.key_insert_params(key, key_hash))
     return True
 
 
@@ -161,10 +145,7 @@ def insert_key(key: ApiKey, key_hash: str, max_active: int | None, conn: sqlite3
                     f"an account may have at most {max_active} active keys; revoke one first",
                     code="too_many_keys",
                 )
-        conn.execute(
-            f"INSERT INTO api_keys ({rows.KEY_INSERT_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
-            rows.key_insert_params(key, key_hash),
-        )
+        conn.execute(rows.INSERT_KEY, rows.key_insert_params(key, key_hash))
     return key
 
 
@@ -190,16 +171,15 @@ def _charge(usage: UsageRecord, now: float, conn: sqlite3.Connection) -> SettleR
     if first is not None:
         return SettleResult(charged_micros=int(first[0]), balance_after_micros=balance, duplicate=True)
     charged = min(usage.charge_micros, balance)
-    conn.execute(_INSERT_USAGE, rows.usage_to_params(usage, charged))
+    conn.execute(rows.INSERT_USAGE, rows.usage_to_params(usage, charged))
     if charged > 0:
         conn.execute(
             "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
             (charged, usage.account_id),
         )
         conn.execute(
-            "INSERT INTO ledger (account_id, amount_micros, kind, reason, request_id, created_at) "
-            "VALUES (?, ?, 'charge', ?, ?, ?)",
-            (usage.account_id, -charged, f"usage {usage.model}", usage.request_id, now),
+            rows.INSERT_LEDGER,
+            (usage.account_id, -charged, "charge", f"usage {usage.model}", usage.request_id, now),
         )
     return SettleResult(charged_micros=charged, balance_after_micros=balance - charged, duplicate=False)
 
@@ -236,7 +216,7 @@ def create_session(session: Session, conn: sqlite3.Connection) -> Session:
             (session.account_id, session.created_at),
         )
         conn.execute(
-            f"INSERT INTO sessions ({rows.SESSION_COLUMNS}) VALUES (?, ?, ?, ?)",
+            rows.INSERT_SESSION,
             (session.token_hash, session.account_id, session.created_at, session.expires_at),
         )
     return session
