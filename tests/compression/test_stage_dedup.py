@@ -77,3 +77,8 @@ def test_later_text_never_changes_earlier_results() -> None:
     first = stage.apply(msgs[:1], CTX)
     both = stage.apply(msgs, CTX)
     assert both[0] == first[0]
+
+
+def test_block_marker_counts_in_words() -> None:
+    assert block_marker(1) == "[… 1 line repeated from above …]"
+    assert block_marker(3) == "[… 3 lines repeated from above …]"

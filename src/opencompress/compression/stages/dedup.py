@@ -57,7 +57,7 @@ def whole_marker(label: str) -> str:
 
 
 def block_marker(count: int) -> str:
-    return f"[… {count} lines repeated from above …]"
+    return f"[… {count} {'line' if count == 1 else 'lines'} repeated from above …]"
 
 
 def describe(role: str, text: str, tool_call_id: str | None) -> str:
