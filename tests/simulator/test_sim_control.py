@@ -194,17 +194,26 @@ def test_start_in_loop_serves_in_the_current_loop() -> None:
     assert held_status == 503 and stopped_in < 2
 
 
-def test_embedded_simulator_leaves_uvicorns_lifecycle_lines_to_the_host(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """``serve`` embeds the simulator in its own loop: its "Started server process" would print twice."""
+def test_embedded_simulator_leaves_uvicorns_lifecycle_lines_to_the_host() -> None:
+    """``serve`` embeds the simulator in its own loop: its "Started server process" would print twice.
+    The handler sits on ``uvicorn.error`` itself: uvicorn's logging config (set up by other tests'
+    servers) stops the ``uvicorn`` loggers from propagating to the root logger caplog listens on."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level = uvicorn_log.level
 
     async def scenario() -> None:
         running = await start_in_loop(recordings_dir=None, latency_s=0.0)
-        logging.getLogger("uvicorn.error").info("the host's own line")
+        uvicorn_log.info("the host's own line")
         await running.stop()
 
-    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+    uvicorn_log.addHandler(handler)
+    uvicorn_log.setLevel(logging.INFO)
+    try:
         asyncio.run(scenario())
-    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"]
+    finally:
+        uvicorn_log.removeHandler(handler)
+        uvicorn_log.setLevel(level)
     assert lines == ["the host's own line"]
