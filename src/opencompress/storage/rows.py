@@ -1,7 +1,7 @@
-"""Column lists and row → record converters shared by the SQL backends.
+"""Column lists, INSERT statements and row ↔ record converters shared by the SQL backends.
 
-Both backends select the same columns in the same order, so one converter per record keeps the
-mapping in one place. Booleans are normalised with ``bool()`` because SQLite returns 0/1.
+Both backends select and insert the same columns in the same order, so one converter per record
+keeps the mapping in one place. Booleans are normalised with ``bool()`` because SQLite returns 0/1.
 """
 
 from __future__ import annotations
