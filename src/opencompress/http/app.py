@@ -50,6 +50,12 @@ SIMULATOR_BANNER = (
 )
 
 
+DEMO_SPENDS_REAL_CREDIT = (
+    "Note: an upstream is configured, so this key spends real provider credit. If these lines reach\n"
+    "shared logs, revoke it (opencompress keys revoke); set OPENCOMPRESS_DEV_MODE=false in production."
+)
+
+
 def announce(text: str) -> None:
     """Startup messages meant for the operator's terminal (the demo key, the simulator warning)."""
     print(text, file=sys.stderr, flush=True)
@@ -75,6 +81,8 @@ def create_app(settings: Settings) -> Starlette:
                 demo_key = await accounts.ensure_demo_account()
                 if demo_key is not None:
                     announce(f"Created demo account with $5.00 credit. Its API key (shown once):\n{demo_key}")
+                    if settings.upstream_base_url:
+                        announce(DEMO_SPENDS_REAL_CREDIT)
             upstream_client = UpstreamClient(
                 connect_timeout_s=settings.upstream_connect_timeout_s,
                 read_timeout_s=settings.upstream_timeout_s,
