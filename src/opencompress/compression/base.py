@@ -22,8 +22,9 @@ LEVELS: tuple[Level, ...] = ("off", "lossless", "balanced", "aggressive")
 Message = dict[str, Any]
 
 FORMAT_VERSION = "occ-1"
-"""Version of the compressed form (alias sigil, legend and back-reference wording). Bump it whenever
-the bytes produced for the same input change, so caches keyed on it are never mixed."""
+"""Version of the compressed form (alias sigil, legend and back-reference wording). From the first
+release on, bump it whenever the bytes produced for the same input change, so caches keyed on it are
+never mixed. Before it (version 0.x, nothing published) the form still changes under ``occ-1``."""
 
 
 @dataclass(frozen=True, kw_only=True)
