@@ -3,9 +3,7 @@ its metrics mean what they say."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,18 +11,12 @@ from typing import Any
 import pytest
 
 from opencompress.compression import CompressionResult
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "compression.py"
+from support.bench import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_compression", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_compression"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("compression")
 
 
 def _record(source: str, i: int, answers: list[str]) -> dict[str, Any]:

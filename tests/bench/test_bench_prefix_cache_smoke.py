@@ -4,9 +4,7 @@ that rewrites history differently from turn to turn."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -15,8 +13,7 @@ from typing import Any
 import pytest
 
 from opencompress.compression import CompressionResult
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "prefix_cache.py"
+from support.bench import load_bench
 
 SYSTEM = "You are an agent. Run one command per turn and wait for its output."
 VIEW = "\n".join(f"{n}:    total_{n} = price_{n} * quantity_{n}      " for n in range(1, 40))
@@ -24,12 +21,7 @@ VIEW = "\n".join(f"{n}:    total_{n} = price_{n} * quantity_{n}      " for n in 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_prefix_cache", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_prefix_cache"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("prefix_cache")
 
 
 def _turns(count: int) -> list[dict[str, Any]]:
