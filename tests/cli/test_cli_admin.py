@@ -199,3 +199,45 @@ def test_a_new_database_file_is_announced_once(cli: Cli, env: dict[str, str]) ->
     path = env["OPENCOMPRESS_DATABASE_URL"].removeprefix("sqlite:///")
     assert first.stderr.startswith(f"note: no database at {Path(path).resolve()}; creating a new")
     assert "note:" not in cli("accounts", "list").stderr
+
+
+def test_tables_print_user_supplied_text_literally(cli: Cli, env: dict[str, str]) -> None:
+    """Account users name keys (dashboard) and clients name models: rich must not read them as
+    markup. ``[/]`` used to crash ``keys list`` and ``usage`` with a MarkupError traceback."""
+    env["COLUMNS"] = "250"  # one line per row, so the literal cells are whole in the output
+    account_id = cli("accounts", "create", "[/]").stdout.strip()
+    full_key = last_line(cli("keys", "create", "--account", account_id, "--name", "[red]k[/red]"))
+
+    async def record() -> None:
+        storage = open_storage(env["OPENCOMPRESS_DATABASE_URL"])
+        try:
+            key = await AccountService(storage).authenticate(full_key)
+            await storage.settle(
+                UsageRecord(
+                    request_id="gen-markup",
+                    account_id=account_id,
+                    key_id=key.id,
+                    model="[link=https://example.invalid]gpt[/link]",
+                    mode="router",
+                    original_input_tokens=10,
+                    compressed_input_tokens=10,
+                    output_tokens=1,
+                    original_cost_micros=0,
+                    actual_cost_micros=0,
+                    savings_micros=0,
+                    fee_micros=0,
+                    charge_micros=0,
+                    compression_ms=0.0,
+                    ttfb_ms=None,
+                    total_ms=1.0,
+                    status="ok",
+                    created_at=1_750_000_000.0,
+                )
+            )
+        finally:
+            await storage.close()
+
+    asyncio.run(record())
+    assert "[/]" in cli("accounts", "list").stdout
+    assert "[red]k[/red]" in cli("keys", "list", "--account", account_id).stdout
+    assert "[link=https://example.invalid]gpt[/link]" in cli("usage", "--account", account_id).stdout

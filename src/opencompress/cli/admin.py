@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opencompress.accounts.operator import OperatorService
 from opencompress.accounts.service import AccountService
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         rows = _run(lambda svc: svc.list_accounts())
         table = Table("id", "name", "email", "balance", "created")
         for a in rows:
-            table.add_row(a.id, a.name, a.email or "", format_usd(a.balance_micros), _when(a.created_at))
+            _add_row(table, a.id, a.name, a.email or "", format_usd(a.balance_micros), _when(a.created_at))
         _print_table(table, empty="No accounts yet." if not rows else None)
 
     @keys.command("create")
@@ -73,7 +74,8 @@ def register(app: typer.Typer) -> None:
         rows = _run(lambda svc: svc.list_keys(account))
         table = Table("id", "name", "prefix", "mode", "active", "last used", "rpm", "concurrency")
         for k in rows:
-            table.add_row(
+            _add_row(
+                table,
                 k.id,
                 k.name,
                 k.prefix + "…",
@@ -119,7 +121,8 @@ def register(app: typer.Typer) -> None:
             "time", "request", "model", "mode", "input", "output", "saved", "fee", "charged", "ms", "status"
         )
         for u in rows:
-            table.add_row(
+            _add_row(
+                table,
                 _when(u.created_at),
                 u.request_id,
                 u.model,
@@ -243,6 +246,13 @@ def _note(message: str) -> None:
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """Cells as plain :class:`~rich.text.Text`: names, key labels and model strings come from
+    account users and API clients, so rich must not read them as markup (``[/]`` raised
+    ``MarkupError`` and ``[link=…]`` made a hyperlink); ``Text`` also drops control codes."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _print_table(table: Table, *, empty: str | None) -> None:
