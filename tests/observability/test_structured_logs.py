@@ -19,6 +19,7 @@ from opencompress.observability.logs import (
     JsonFormatter,
     RedactingFilter,
     RequestScope,
+    TextFormatter,
     make_handler,
     redact,
 )
@@ -203,3 +204,22 @@ def test_formatter_writes_one_json_object_with_request_id_and_fields() -> None:
     assert parsed["msg"] == "user alice sent key sk-***"
     assert parsed["status"] == 200 and parsed["note"] == "Bearer ***"
     assert parsed["level"] == "info" and parsed["logger"] == "opencompress.test"
+
+
+def test_text_format_keeps_a_record_on_one_line_whatever_the_client_sent() -> None:
+    """Client-chosen strings (the model name) reach the text log: control characters must not start
+    a fake line or reach the terminal, and a value with spaces or ``=`` must not forge a field."""
+    record = logging.makeLogRecord(
+        {
+            "name": "opencompress.request",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "request %s",
+            "args": ("done\n2026-01-01 00:00:00 INFO fake: \x1b[31mred",),
+            "fields": {"status": 200, "model": 'gpt status=500 "x"\n\x9b2J', "ms": 1.5, "empty": ""},
+        }
+    )
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\x1b" not in line and "\x9b" not in line
+    assert "request done\\x0a2026-01-01 00:00:00 INFO fake: \\x1b[31mred" in line
+    assert line.endswith('status=200 model="gpt status=500 \\"x\\"\\x0a\\x9b2J" ms=1.5 empty=')

@@ -114,17 +114,43 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(line, ensure_ascii=False, default=str))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BARE_VALUE = re.compile(r'[^\s"=\x00-\x1f\x7f-\x9f]*')
+
+
+def _escape_controls(text: str) -> str:
+    """Control characters as ``\\xNN``: a client's model name must not start a fake log line or send
+    escape sequences to the operator's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _field_value(value: Any) -> str:
+    """A ``key=value`` value that reads back unambiguously: quoted when it holds spaces, quotes or
+    ``=`` (``model="gpt status=ok"`` forges no second field), control characters escaped."""
+    text = str(value)
+    if _BARE_VALUE.fullmatch(text):
+        return text
+    return '"' + _escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
 class TextFormatter(logging.Formatter):
-    """Human-readable lines for a terminal (``log_format = "text"``), still redacted."""
+    """Human-readable lines for a terminal (``log_format = "text"``), still redacted. One record is
+    one line: control characters in the message and the fields are escaped (a traceback, added
+    after, keeps its own lines)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _escape_controls(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         request_id = current_request_id()
         fields = getattr(record, "fields", None)
-        extra = " ".join(f"{k}={v}" for k, v in fields.items()) if isinstance(fields, dict) else ""
+        extra = (
+            " ".join(f"{k}={_field_value(v)}" for k, v in fields.items()) if isinstance(fields, dict) else ""
+        )
         prefix = f"[{request_id}] " if request_id and request_id not in text else ""
         return redact(f"{prefix}{text} {extra}".rstrip())
 
