@@ -80,6 +80,7 @@ def test_revoked_key_fails_immediately(gateway: Gateway) -> None:
         ({"model": "gpt-4o-mini", "messages": []}, "empty_array"),
         ({"model": "gpt-4o-mini", "messages": "hi"}, "invalid_type"),
         ({"model": 7, "messages": MESSAGES}, "invalid_type"),
+        ({"model": "m" * 257, "messages": MESSAGES}, "invalid_value"),
         ({"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}, "invalid_value"),
         ({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]}, "invalid_type"),
         ({"model": "gpt-4o-mini", "messages": MESSAGES, "stream": "yes"}, "invalid_type"),

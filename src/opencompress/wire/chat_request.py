@@ -25,6 +25,9 @@ MAX_JSON_DEPTH = 128
 """Deepest nesting accepted. Python's JSON codec recurses, so a body nested ~1,000 levels deep
 raises RecursionError (a 500) on parsing, and one just under that can fail later when re-encoded
 for the upstream on a deeper stack; real chat bodies (tool schemas included) stay far below."""
+MAX_MODEL_CHARS = 256
+"""Model ids are short (OpenRouter's and Hugging Face's ``org/name`` ids included); the name is
+stored on every usage row and echoed in the answer, so a megabyte of it is refused up front."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,6 +207,8 @@ def parse_chat_body(
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
     if not isinstance(model, str) or not model.strip():
         raise _fail("'model' must be a non-empty string.", "model")
+    if len(model) > MAX_MODEL_CHARS:
+        raise _fail(f"'model' must be at most {MAX_MODEL_CHARS} characters.", "model", "invalid_value")
     messages = _check_messages(body.get("messages"))
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
