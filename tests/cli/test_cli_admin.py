@@ -15,6 +15,7 @@ from opencompress.cli import admin
 from opencompress.errors import AuthError
 from opencompress.storage import UsageRecord, open_storage
 from opencompress.storage.migrate import load_migrations
+from support.records import usage_for
 
 
 class Cli(Protocol):
@@ -213,26 +214,7 @@ def test_tables_print_user_supplied_text_literally(cli: Cli, env: dict[str, str]
         try:
             key = await AccountService(storage).authenticate(full_key)
             await storage.settle(
-                UsageRecord(
-                    request_id="gen-markup",
-                    account_id=account_id,
-                    key_id=key.id,
-                    model="[link=https://example.invalid]gpt[/link]",
-                    mode="router",
-                    original_input_tokens=10,
-                    compressed_input_tokens=10,
-                    output_tokens=1,
-                    original_cost_micros=0,
-                    actual_cost_micros=0,
-                    savings_micros=0,
-                    fee_micros=0,
-                    charge_micros=0,
-                    compression_ms=0.0,
-                    ttfb_ms=None,
-                    total_ms=1.0,
-                    status="ok",
-                    created_at=1_750_000_000.0,
-                )
+                usage_for(key, "gen-markup", 0, model="[link=https://example.invalid]gpt[/link]")
             )
         finally:
             await storage.close()
