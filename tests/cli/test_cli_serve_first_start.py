@@ -4,51 +4,27 @@ once, and a warning when the demo key would spend a real upstream's credit."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from support.server import free_port
+from support.serve_process import GatewayProcess
 
 REAL_CREDIT = "spends real provider credit"
 
 
-def _first_start(tmp_path: Path, **env: str) -> str:
+def _first_start(tmp_path: Path, **settings: str) -> str:
     """Start serve on an empty database, wait until it answers, stop it; its terminal output."""
-    port = free_port()
-    full_env = {
-        **os.environ,
-        "OPENCOMPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'first.db'}",
-        "OPENCOMPRESS_PORT": str(port),
-        "OPENCOMPRESS_DEV_MODE": "true",
-        "OPENCOMPRESS_LOG_FORMAT": "text",
-        **env,
-    }
-    cmd = [sys.executable, "-c", "from opencompress.cli import app; app()", "serve"]
-    proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = {"database_url": f"sqlite:///{tmp_path / 'first.db'}", "dev_mode": "true", "log_format": "text"}
+    gw = GatewayProcess(tmp_path, **{**first, **settings})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
+        gw.start()
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    return out
+        gw.stop()
+    return gw.log()
 
 
 def test_first_start_on_the_simulator(tmp_path: Path) -> None:
-    out = _first_start(tmp_path, OPENCOMPRESS_UPSTREAM_BASE_URL="")
+    out = _first_start(tmp_path, upstream_base_url="")
     assert len([w for w in out.split() if w.startswith("sk-occ-")]) == 1
     assert out.count("BUILT-IN UPSTREAM SIMULATOR") == 1
     for line in ("Started server process", "Application startup complete", "Finished server process"):
@@ -61,14 +37,14 @@ def test_first_start_with_an_upstream_warns_that_the_demo_key_spends_real_credit
 ) -> None:
     out = _first_start(
         tmp_path,
-        OPENCOMPRESS_UPSTREAM_BASE_URL=simulator.base_url,
-        OPENCOMPRESS_UPSTREAM_API_KEY="sk-operator-upstream-0b7f",
-        OPENCOMPRESS_ALLOW_PRIVATE_UPSTREAMS="true",
+        upstream_base_url=simulator.base_url,
+        upstream_api_key="sk-operator-upstream-0b7f",
+        allow_private_upstreams="true",
     )
     assert len([w for w in out.split() if w.startswith("sk-occ-")]) == 1
     assert REAL_CREDIT in out and "BUILT-IN UPSTREAM SIMULATOR" not in out
 
 
 def test_no_demo_account_without_dev_mode(tmp_path: Path) -> None:
-    out = _first_start(tmp_path, OPENCOMPRESS_UPSTREAM_BASE_URL="", OPENCOMPRESS_DEV_MODE="false")
+    out = _first_start(tmp_path, upstream_base_url="", dev_mode="false")
     assert "sk-occ-" not in out and "demo account" not in out

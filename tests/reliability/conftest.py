@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from support.serve_process import GatewayProcess
 
-from reliability_helpers import GatewayProcess  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))  # the tests import reliability_helpers
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import httpx
 import pytest
 from reliability_helpers import (
     Answer,
-    GatewayProcess,
     apost_chat,
     balance,
     chat_body,
@@ -35,6 +34,7 @@ from reliability_helpers import (
 from opencompress.billing.estimate import estimate_hold_micros
 from opencompress.billing.prices import PriceTable
 from opencompress.config import Settings
+from support.serve_process import GatewayProcess
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.postgres, pytest.mark.redis]
 MAX_TOKENS = 16
