@@ -372,6 +372,38 @@ def test_per_chunk_usage_is_null_when_asked_for_and_absent_otherwise(
         )
 
 
+PROMPT_FILTER = [
+    {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+]
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_a_chunk_without_choices_that_carries_other_fields_is_relayed(
+    gateway: Gateway, seeded: Seeded, include_usage: bool
+) -> None:
+    """Azure OpenAI opens a stream with ``choices: []`` and its ``prompt_filter_results``; that is
+    information for the client, not a usage chunk, so it is relayed (under the gateway's id)."""
+    opening = "data: " + json.dumps(
+        {
+            "choices": [],
+            "created": 0,
+            "id": "",
+            "model": "",
+            "object": "",
+            "prompt_filter_results": PROMPT_FILTER,
+        }
+    )
+    bare = "data: " + json.dumps({**HEAD, "choices": []})  # nothing in it: not relayed
+    upstream = opening + "\n\n" + bare + "\n\n" + ANSWER + usage_chunk() + "data: [DONE]\n\n"
+    r = post(gateway, seeded.key, upstream, include_usage=include_usage)
+    chunks = chunks_of(r.text)
+    assert chunks[0]["prompt_filter_results"] == PROMPT_FILTER and chunks[0]["choices"] == []
+    assert chunks[0]["id"] == r.headers["x-request-id"]
+    assert sum(1 for c in chunks if c["choices"] == []) == 1 + include_usage
+    counted = [c["usage"] for c in chunks if c.get("usage")]
+    assert len(counted) == 1 and counted[0]["total_tokens"] == 14 and delivered(chunks) == "Hello there."
+
+
 def test_a_usage_object_without_openai_keys_is_not_adopted(gateway: Gateway, seeded: Seeded) -> None:
     upstream = ANSWER + usage_chunk({"output_tokens": 240}) + "data: [DONE]\n\n"
     r = post(gateway, seeded.key, upstream, include_usage=True)

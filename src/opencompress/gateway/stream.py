@@ -13,7 +13,9 @@ chunk that must wait for usage. Usage placement follows the contract:
 * no usage from the upstream (Groq puts it in ``x_groq.usage``; some send none) → read it where
   the provider put it, else count the relayed deltas with o200k. A ``usage`` object without
   OpenAI's ``prompt_tokens``/``completion_tokens`` (an Anthropic-style ``output_tokens``) is not
-  usage in this API: it is ignored, so the gateway's own counts are billed and sent.
+  usage in this API: it is ignored, so the gateway's own counts are billed and sent;
+* a chunk without choices or usage is relayed only if it carries something beyond the standard
+  fields (Azure's opening ``prompt_filter_results``).
 
 After the first byte has gone out, any upstream failure (an ``event: error`` event, a chunk
 with a top-level ``error`` object — OpenRouter's mid-stream error also carries
@@ -92,6 +94,14 @@ def error_event(message: str, *, type_: str = "upstream_error", code: str = "ups
 _GATEWAY_OWNED = frozenset({"id", "choices", "usage", "x_groq"})
 """Top-level chunk fields the gateway sets itself on the usage chunk it rebuilds (``x_groq``
 holds Groq's own usage); every other field is kept as the upstream sent it."""
+
+
+_STANDARD_FIELDS = frozenset(
+    {"id", "object", "created", "model", "system_fingerprint", "service_tier", "provider", "choices", "usage"}
+)
+"""Fields every chunk may carry. A chunk without choices or usage that has any other field
+(Azure OpenAI opens its streams with one holding ``prompt_filter_results``) is relayed as it
+came; one with nothing else in it tells the client nothing and is dropped."""
 
 
 def _head_of(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -176,10 +186,13 @@ class ChatStreamRelay:
         if noted:
             self.tally.usage = usage
         choices = chunk.get("choices")
-        if not choices:  # a usage-only chunk: re-emitted once at the end, in the client's placement
-            if noted:
+        if not choices:
+            if noted:  # a usage-only chunk: re-emitted once at the end, in the client's placement
                 self._head = _head_of(chunk)
                 self._final_usage_seen = True
+            elif chunk.keys() - _STANDARD_FIELDS:  # Azure's prompt_filter_results: the client's to read
+                chunk["id"] = self._id
+                return [encode_data(_dumps(chunk))]
             return []
         chunk["id"] = self._id
         if self._head is None:
