@@ -115,6 +115,16 @@ def test_level_off_forwards_the_clients_exact_bytes(gateway: Gateway, key: str) 
         assert forwarded["body"]["seed"] == 123456789012345678901234567890
         assert "compression" not in forwarded["body"]
 
+    # UTF-16 or a BOM is accepted from the client but re-encoded: upstreams read UTF-8 only
+    for encoded in (raw.decode().encode("utf-16"), b"\xef\xbb\xbf" + raw):
+        with gateway.http() as http:
+            r = http.post("/v1/chat/completions", content=encoded, headers=headers)
+        assert r.status_code == 200, r.text
+        forwarded = gateway.sim_requests()[-1]
+        assert (
+            forwarded["bytes"] < len(encoded) and forwarded["body"]["seed"] == 123456789012345678901234567890
+        )
+
 
 def test_level_header_off_forwards_original(gateway: Gateway, key: str) -> None:
     client = gateway.client(key, default_headers={"X-OpenCompress-Level": "off"})

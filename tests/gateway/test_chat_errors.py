@@ -81,6 +81,12 @@ def test_revoked_key_fails_immediately(gateway: Gateway) -> None:
         ({"model": "gpt-4o-mini", "messages": "hi"}, "invalid_type"),
         ({"model": 7, "messages": MESSAGES}, "invalid_type"),
         ({"model": "m" * 257, "messages": MESSAGES}, "invalid_value"),
+        ({"model": "gpt-4o\u0000x", "messages": MESSAGES}, "invalid_value"),
+        ({"model": "gpt-4o\nstatus=500", "messages": MESSAGES}, "invalid_value"),
+        (
+            {"model": "gpt-4o-mini", "messages": MESSAGES, "stream_options": {"include_usage": "no"}},
+            "invalid_type",
+        ),
         ({"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}, "invalid_value"),
         ({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]}, "invalid_type"),
         ({"model": "gpt-4o-mini", "messages": MESSAGES, "stream": "yes"}, "invalid_type"),

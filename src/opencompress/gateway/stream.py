@@ -53,7 +53,6 @@ class StreamTally:
     relayed_text: list[str] = field(default_factory=list)
     first_byte_at: float | None = None
     status: str = "in_progress"
-    upstream_model: str | None = None
     error_code: str | None = None
     """Why a started stream broke (``upstream_timeout``, ``upstream_incomplete_stream``…)."""
 
@@ -197,7 +196,6 @@ class ChatStreamRelay:
         chunk["id"] = self._id
         if self._head is None:
             self._head = _head_of(chunk)
-            self.tally.upstream_model = chunk.get("model")
         out: list[bytes] = []
         finishing = False
         for choice in choices:

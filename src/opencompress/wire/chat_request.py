@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,15 @@ for the upstream on a deeper stack; real chat bodies (tool schemas included) sta
 MAX_MODEL_CHARS = 256
 """Model ids are short (OpenRouter's and Hugging Face's ``org/name`` ids included); the name is
 stored on every usage row and echoed in the answer, so a megabyte of it is refused up front."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""No model id has one. PostgreSQL cannot store NUL in text, so a name with one would be answered
+and then fail its usage row: a free request. A newline or escape would reach logs and terminals."""
+
+
+def _plain_utf8(raw: bytes) -> bool:
+    """Is ``raw`` UTF-8 without a byte-order mark (what ``json.detect_encoding`` calls ``utf-8``)?"""
+    return json.detect_encoding(raw) == "utf-8"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,7 +211,10 @@ def parse_chat_body(
     """Validate an already-parsed body; removes the gateway's own ``compression`` field. ``raw``:
     the bytes ``body`` was parsed from (kept only if the body stays as they encode it)."""
     body = dict(body)
-    keep_raw = raw if "compression" not in body else None  # removing the field changes the bytes
+    # Forward the client's bytes only when they are what the gateway would send anyway: not after
+    # removing ``compression``, and not in UTF-16/32 or behind a BOM, which strict JSON parsers
+    # upstream (RFC 8259: UTF-8 only) refuse although this gateway accepted them.
+    keep_raw = raw if "compression" not in body and raw is not None and _plain_utf8(raw) else None
     model = body.get("model")
     if model is None:
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
@@ -209,6 +222,8 @@ def parse_chat_body(
         raise _fail("'model' must be a non-empty string.", "model")
     if len(model) > MAX_MODEL_CHARS:
         raise _fail(f"'model' must be at most {MAX_MODEL_CHARS} characters.", "model", "invalid_value")
+    if _CONTROL.search(model):
+        raise _fail("'model' must not contain control characters.", "model", "invalid_value")
     messages = _check_messages(body.get("messages"))
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
@@ -220,6 +235,12 @@ def parse_chat_body(
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise _fail("'stream_options' must be an object.", "stream_options")
+    if (
+        options
+        and options.get("include_usage") is not None
+        and not isinstance(options["include_usage"], bool)
+    ):
+        raise _fail("'stream_options.include_usage' must be a boolean.", "stream_options.include_usage")
     level, rate = _compression_controls(body, headers.get(LEVEL_HEADER))
     max_out = body.get("max_completion_tokens") or body.get("max_tokens")
     return ChatRequest(
