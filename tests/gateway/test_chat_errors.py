@@ -161,6 +161,38 @@ def test_upstream_4xx_passes_through_with_status_and_body(gateway: Gateway, key:
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "expect_status", "expect_code"),
+    [
+        (400, "<html><body><h1>400 Bad Request</h1>nginx</body></html>", 400, "upstream_http_400"),
+        (422, '{"detail": [{"msg": "field required"}]}', 422, "upstream_http_422"),
+        (404, "<html>Not Found</html>", 502, "upstream_bad_url"),
+        (404, '{"detail": "Not Found"}', 502, "upstream_bad_url"),
+    ],
+)
+def test_an_upstream_4xx_that_is_not_an_api_error_is_wrapped(
+    gateway: Gateway, key: str, status: int, body: str, expect_status: int, expect_code: str
+) -> None:
+    """A proxy's HTML page or a server's own 404 is not an API answer: the client gets the error
+    object every OpenAI client parses, and a wrong base URL is not passed off as a missing model."""
+    simulate = {"fault": "garbage", "status": status, "body": body}
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": simulate}, key)
+    assert r.status_code == expect_status and r.headers["content-type"].startswith("application/json")
+    error = _error(r)
+    assert error["code"] == expect_code and error["type"] == "upstream_error"
+    if expect_status == status:
+        assert ("nginx" in error["message"] or "field required" in error["message"]) and "<" not in error[
+            "message"
+        ]
+
+
+def test_an_upstream_4xx_in_older_vllm_form_is_relayed(gateway: Gateway, key: str) -> None:
+    body = '{"object": "error", "message": "The model `x` does not exist.", "type": "NotFoundError", "code": 404}'
+    simulate = {"fault": "garbage", "status": 404, "body": body}
+    r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": simulate}, key)
+    assert r.status_code == 404 and r.json() == json.loads(body)
+
+
 def test_upstream_429_keeps_its_retry_after(gateway: Gateway, key: str) -> None:
     """The SDK waits the provider's Retry-After before retrying; dropping it makes clients hammer
     a rate-limited provider. The gateway's own limit headers are not overwritten by the upstream's."""

@@ -163,7 +163,9 @@ async def _respond(
             content = spec.body.encode() if spec.body is not None else DEFAULT_GARBAGE_SSE
             return Response(content, headers=headers, media_type="text/event-stream")
         content = spec.body.encode() if spec.body is not None else DEFAULT_GARBAGE_JSON
-        return Response(content, headers=headers, media_type="application/json")
+        return Response(
+            content, status_code=spec.status or 200, headers=headers, media_type="application/json"
+        )
     plan = plan_completion(body, hashlib.sha256(raw).hexdigest())
     cid, created = completion_id(raw, seq), int(time.time())
     if plan.stream:

@@ -9,7 +9,8 @@ Contract (every key optional)::
 
     replay        "openai/chat_stream_tool_call.sse"  recording path relative to recordings_dir
     fault         status | timeout | drop | garbage | no_done | error_event | slow | hang_after
-    status        HTTP status for fault=status (default 500); for .json replays overrides the status
+    status        HTTP status for fault=status (default 500); for .json replays overrides the status;
+                  for a non-streaming fault=garbage, the status its body comes with (default 200)
     retry_after   seconds for the Retry-After header on 429s (default 1)
     message       error message for status / error_event
     delay_s       timeout: wait before any byte (30); slow: extra pause per event (0.2);

@@ -17,6 +17,8 @@ would not even pass a resolver).
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -177,10 +179,7 @@ class UpstreamClient:
         finally:
             response.release()
         if response.status < 500:
-            content_type = response.headers.get("Content-Type", "application/json")
-            raise UpstreamStatusError(
-                response.status, payload, content_type, headers=relayed_error_headers(response.headers)
-            )
+            raise client_error(response.status, payload, response.headers)
         raise UpstreamError(
             f"The upstream provider failed with HTTP {response.status}.",
             code=f"upstream_http_{response.status}",
@@ -202,10 +201,56 @@ class UpstreamClient:
         raise AssertionError("unreachable")
 
 
+def _is_api_error(payload: bytes) -> bool:
+    """Is ``payload`` an error body an OpenAI SDK reads: a JSON object with an ``error`` object,
+    or the ``{"object": "error", "message": …}`` form older vLLM releases answer with?"""
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(body, dict) and (
+        isinstance(body.get("error"), dict) or isinstance(body.get("message"), str)
+    )
+
+
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def client_error(status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
+    """The error for an upstream 4xx. An API error body is relayed with its status, so the SDK
+    raises the right exception. Anything else (an HTML page from a proxy, plain text, FastAPI's
+    ``{"detail": …}``) is not an answer from a chat completions API:
+
+    * a 404 or 405 means the base URL points at no such endpoint: the operator's mistake, a 502
+      (relayed, the SDK would raise ``NotFoundError`` and the client would blame its model name);
+    * any other status keeps its status, with the text wrapped into the error object clients parse.
+    """
+    if _is_api_error(payload):
+        content_type = headers.get("Content-Type", "application/json")
+        return UpstreamStatusError(status, payload, content_type, headers=relayed_error_headers(headers))
+    text = _SPACE.sub(" ", _TAGS.sub(" ", payload.decode("utf-8", "replace"))).strip()[:200]
+    if status in (404, 405):
+        return UpstreamError(
+            f"The upstream provider has no chat completions endpoint at the configured base URL "
+            f"(HTTP {status}). Check the upstream base URL; it usually ends in /v1.",
+            code="upstream_bad_url",
+        )
+    message = f"The upstream provider answered HTTP {status}" + (f": {text}" if text else ".")
+    body = {
+        "error": {
+            "message": message,
+            "type": "upstream_error",
+            "code": f"upstream_http_{status}",
+            "param": None,
+        }
+    }
+    wrapped = json.dumps(body, ensure_ascii=False).encode()
+    return UpstreamStatusError(status, wrapped, "application/json", headers=relayed_error_headers(headers))
+
+
 def loads_json(payload: bytes) -> Any:
     """Parse an upstream JSON body; garbage becomes an UpstreamError, not a 500."""
-    import json
-
     try:
         return json.loads(payload)
     except (UnicodeDecodeError, ValueError):
