@@ -266,8 +266,9 @@ def test_broken_streams_end_with_one_error_event(gateway: Gateway, key: str, fau
 
 def test_unknown_route_and_method_are_json(gateway: Gateway) -> None:
     with gateway.http() as c:
-        r = c.get("/v1/nope")
+        r = c.post("/v1/embeddings", json={})
         assert r.status_code == 404 and _error(r)["type"] == "not_found_error"
+        assert _error(r)["message"] == "Invalid URL (POST /v1/embeddings)."
         r = c.get("/v1/chat/completions")
         assert r.status_code == 405
 

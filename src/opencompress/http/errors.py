@@ -47,7 +47,10 @@ async def handle_gateway_error(request: Request, exc: Exception) -> Response:
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     type_, code = _STARLETTE_TYPES.get(exc.status_code, ("invalid_request_error", "http_error"))
-    body = {"error": {"message": str(exc.detail), "type": type_, "code": code, "param": None}}
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":  # no route: say which, as OpenAI does
+        message = f"Invalid URL ({request.method} {request.url.path[:200]})."
+    body = {"error": {"message": message, "type": type_, "code": code, "param": None}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
