@@ -187,10 +187,35 @@ def test_an_upstream_4xx_that_is_not_an_api_error_is_wrapped(
 
 
 def test_an_upstream_4xx_in_older_vllm_form_is_relayed(gateway: Gateway, key: str) -> None:
-    body = '{"object": "error", "message": "The model `x` does not exist.", "type": "NotFoundError", "code": 404}'
+    body = json.dumps(
+        {"object": "error", "message": "The model `x` does not exist.", "type": "NotFoundError", "code": 404}
+    )
     simulate = {"fault": "garbage", "status": 404, "body": body}
     r = _post(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": simulate}, key)
     assert r.status_code == 404 and r.json() == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("recording", "code", "said"),
+    [
+        ("openai/error_401_invalid_api_key.json", "upstream_error", "Incorrect API key provided: sk-***"),
+        ("openai/chat_completion_text.json", "upstream_bad_response", "not an event stream"),
+    ],
+)
+def test_a_stream_answered_with_a_json_body_is_a_502_that_says_why(
+    gateway: Gateway, recording: str, code: str, said: str
+) -> None:
+    """An error sent with HTTP 200, or a server that ignores ``stream``: no event stream to relay,
+    so not a 200 stream holding only an "incomplete stream" error; the provider's words are kept
+    (operator key fragments scrubbed) and nothing is billed."""
+    simulate = {"replay": recording, "status": 200}
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True, "simulate": simulate}
+    seeded = gateway.seed(usd="1.00")
+    r = _post(gateway, body, seeded.key)
+    assert r.status_code == 502, r.text
+    error = _error(r)
+    assert error["code"] == code and said in error["message"] and "VKMIs" not in error["message"]
+    assert gateway.balance(seeded.account_id) == 1_000_000
 
 
 def test_upstream_429_keeps_its_retry_after(gateway: Gateway, key: str) -> None:

@@ -23,7 +23,7 @@ from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text, is_openai_usage
-from opencompress.gateway.upstream_refusals import refusal_for_client
+from opencompress.gateway.upstream_refusals import json_instead_of_stream, refusal_for_client
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
 from opencompress.ratelimit.base import Decision
@@ -148,9 +148,16 @@ def _forward_body(prep: PreparedChat) -> bytes:
 async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse:
     """Send the compressed request; on failure settle at zero and re-raise the mapped error."""
     try:
-        return await ctx.upstream_client.post_chat(
+        response = await ctx.upstream_client.post_chat(
             prep.upstream, _forward_body(prep), request_id=prep.request_id
         )
+        if prep.chat.stream and response.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                payload = await response.read()
+            finally:
+                response.close()
+            raise json_instead_of_stream(payload)
+        return response
     except OpenCompressError as exc:
         await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
         if isinstance(exc, UpstreamStatusError):

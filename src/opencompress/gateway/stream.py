@@ -186,13 +186,7 @@ class ChatStreamRelay:
             self.tally.usage = usage
         choices = chunk.get("choices")
         if not choices:
-            if noted:  # a usage-only chunk: re-emitted once at the end, in the client's placement
-                self._head = _head_of(chunk)
-                self._final_usage_seen = True
-            elif chunk.keys() - _STANDARD_FIELDS:  # Azure's prompt_filter_results: the client's to read
-                chunk["id"] = self._id
-                return [encode_data(_dumps(chunk))]
-            return []
+            return self._choiceless(chunk, usage_noted=noted)
         chunk["id"] = self._id
         if self._head is None:
             self._head = _head_of(chunk)
@@ -216,6 +210,18 @@ class ChatStreamRelay:
         else:
             out.append(encode_data(_dumps(chunk)))
         return out
+
+    def _choiceless(self, chunk: dict[str, Any], *, usage_noted: bool) -> list[bytes]:
+        """A chunk without choices: a usage-only chunk is re-emitted once at the end, in the
+        client's placement; one with other information (Azure's ``prompt_filter_results``) is
+        relayed now; an empty one is dropped."""
+        if usage_noted:
+            self._head = _head_of(chunk)
+            self._final_usage_seen = True
+        elif chunk.keys() - _STANDARD_FIELDS:
+            chunk["id"] = self._id
+            return [encode_data(_dumps(chunk))]
+        return []
 
     def _held_text(self) -> list[bytes]:
         """The text the alias restorer still holds (a choice that never finished), as one chunk."""

@@ -15,6 +15,10 @@ provider key, and two kinds of answer are about the operator, not the client:
   byte.
 
 With BYOK the key is the client's own, so the answer is the client's business: relayed untouched.
+
+A streaming request answered with a JSON body instead of an event stream (a provider reporting an
+error with HTTP 200, or a server that ignores ``stream``) has nothing to relay as SSE: it becomes
+a 502 that quotes the provider's error message, scrubbed the same way.
 """
 
 from __future__ import annotations
@@ -61,3 +65,19 @@ def refusal_for_client(exc: UpstreamStatusError, *, operator_key: bool) -> OpenC
     if scrubbed == exc.body:
         return exc
     return UpstreamStatusError(exc.upstream_status, scrubbed, exc.content_type, headers=exc.extra_headers)
+
+
+def json_instead_of_stream(payload: bytes) -> UpstreamError:
+    """The error for a streaming request the upstream answered with the JSON ``payload``."""
+    try:
+        error = json.loads(payload).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    said = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
+    if isinstance(said, str) and said.strip():
+        scrubbed = _OPERATOR_DETAILS.sub(rb"\1***", said.encode()).decode()
+        return UpstreamError(f"The upstream provider answered with an error: {scrubbed[:500]}")
+    return UpstreamError(
+        "The upstream provider answered a streaming request with a JSON body, not an event stream.",
+        code="upstream_bad_response",
+    )
