@@ -33,13 +33,17 @@ def test_ceiling_is_far_inside_signed_64_bits() -> None:
 
 @pytest.mark.parametrize(
     ("text", "micros"),
-    [("100000000000", MAX_CREDIT_MICROS), ("99999999999.999999", MAX_CREDIT_MICROS - 1), ("1e3", 10**9)],
+    [
+        ("100000000000", MAX_CREDIT_MICROS),
+        ("99999999999.999999", MAX_CREDIT_MICROS - 1),
+        (" 10.50 ", 10_500_000),
+    ],
 )
 def test_parse_usd_accepts_up_to_the_maximum(text: str, micros: int) -> None:
     assert parse_usd(text) == micros
 
 
-@pytest.mark.parametrize("text", ["100000000000.000001", "9000000000000", "99999999999999999999", "1e40"])
+@pytest.mark.parametrize("text", ["100000000000.000001", "9000000000000", "99999999999999999999"])
 def test_parse_usd_refuses_above_the_maximum(text: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_usd(text, param="amount_usd")
@@ -47,7 +51,23 @@ def test_parse_usd_refuses_above_the_maximum(text: str) -> None:
     assert "$100000000000.000000" in info.value.message
 
 
-@pytest.mark.parametrize("text", ["1.0000000000000000000000000001", "1e-7", "-1", "NaN", "ten"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.0000000000000000000000000001",
+        "1e-7",
+        "-1",
+        "NaN",
+        "ten",
+        "10_00",
+        "１０",
+        "٣",
+        "+5",
+        "1e3",
+        "1,000",
+        "5.",
+    ],
+)
 def test_parse_usd_still_refuses_malformed_amounts(text: str) -> None:
     # Past 28 digits Decimal arithmetic would round the 7th decimal away; the check uses the digits.
     with pytest.raises(ValueError):

@@ -12,6 +12,7 @@ below that edge, and every credit path refuses an amount that would cross it.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from opencompress.errors import InvalidRequestError
@@ -30,6 +31,10 @@ MAX_CREDIT_MICROS = MAX_BALANCE_MICROS
 """The largest single credit (and the largest amount :func:`parse_usd` accepts): one credit may
 fill an empty account to the ceiling, never more."""
 
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+"""What an operator types for dollars. ``Decimal`` alone also takes ``10_00`` (digit grouping, so a
+typo credits $1,000), full-width and Arabic-Indic digits, exponents and a sign."""
+
 _MAX_USD = Decimal(MAX_CREDIT_MICROS) / MICROS_PER_USD
 _MAX_DECIMALS = 6
 
@@ -42,6 +47,8 @@ def parse_usd(text: str, *, param: str = "amount_usd") -> int:
     The check is done on the exact parsed digits, not on ``value × 10**6``, because Decimal
     arithmetic rounds to 28 significant digits and would let ``"1.0000000000000000000000000001"``
     through as exactly $1."""
+    if not _PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise ValueError(f"not an amount: {text!r}")
     try:
         value = Decimal(text.strip())
     except InvalidOperation as exc:
