@@ -498,3 +498,74 @@ def test_a_broken_stream_still_relays_the_usage_the_upstream_sent(include_usage:
     chunks = chunks_of(b"".join(sent).decode())
     assert chunks[-1]["error"]["code"] == "upstream_incomplete_stream"
     assert [c["usage"] for c in chunks if c.get("usage")] == [USAGE]
+
+
+# 8. Legacy function calls and bare role chunks ------------------------------------------------------
+
+FUNCTION_ARGS = '{"location": "Paris, France", "unit": "celsius", "days": 3}'
+
+
+def test_legacy_function_call_arguments_are_alias_restored() -> None:
+    """Requests with ``functions`` get ``function_call`` answers: its arguments may echo an alias
+    (JSON-escaped), split anywhere, streamed or whole."""
+    restorer = ResponseRestorer({"\u00a7AA": ROOT})
+    streamed = [{"index": 0, "delta": {"function_call": {"name": "open", "arguments": '{"path": "\u00a7'}}}]
+    streamed += [{"index": 0, "delta": {"function_call": {"arguments": 'AA/x.py"}'}}, "finish_reason": None}]
+    streamed += [{"index": 0, "delta": {}, "finish_reason": "function_call"}]
+    for choice in streamed:
+        restorer.chunk(choice)
+    args = "".join(c["delta"].get("function_call", {}).get("arguments", "") for c in streamed)
+    assert json.loads(args) == {"path": f"{ROOT}/x.py"}
+    whole = {"message": {"role": "assistant", "function_call": {"name": "say", "arguments": '["\u00a7AA"]'}}}
+    ResponseRestorer({"\u00a7AA": 'C:\\dir "x"'}).message(whole)
+    assert json.loads(whole["message"]["function_call"]["arguments"]) == ['C:\\dir "x"']
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_function_call_answer_is_billed_for_its_output(
+    gateway: Gateway, seeded: Seeded, stream: bool
+) -> None:
+    """No upstream usage and no content: the output is the function call, counted like tool calls."""
+    call = {"name": "get_weather", "arguments": FUNCTION_ARGS}
+    if stream:
+        upstream = (
+            chunk(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "function_call": {"name": "get_weather", "arguments": ""},
+                }
+            )
+            + chunk({"function_call": {"arguments": FUNCTION_ARGS}})
+            + chunk({}, "function_call")
+            + "data: [DONE]\n\n"
+        )
+    else:
+        message = {"role": "assistant", "content": None, "function_call": call}
+        answer = {**HEAD, "object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+        upstream = json.dumps(
+            {**answer, "choices": [{**answer["choices"][0], "finish_reason": "function_call"}]}
+        )
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": stream}
+    body["simulate"] = {"fault": "garbage", "body": upstream}
+    with httpx.Client(timeout=30) as c:
+        r = c.post(
+            gateway.base_url + "/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {seeded.key}"},
+        )
+    assert r.status_code == 200, r.text
+    row = usage_row(gateway, seeded, r.headers["x-request-id"])
+    assert row.output_tokens > 10 and row.charged_micros > 0
+
+
+@pytest.mark.parametrize("role_chunk", [{"role": "assistant", "content": ""}, {"role": "assistant"}])
+def test_a_stream_broken_after_its_role_chunk_bills_the_input_however_the_chunk_is_spelled(
+    gateway: Gateway, seeded: Seeded, role_chunk: dict[str, Any]
+) -> None:
+    """The answer had started (the client received a chunk): the prompt was processed and billed,
+    whether or not the role chunk carries an empty ``content``."""
+    r = post(gateway, seeded.key, chunk(role_chunk))
+    assert_one_error_at_end(r)
+    row = usage_row(gateway, seeded, r.headers["x-request-id"])
+    assert row.output_tokens == 0 and row.compressed_input_tokens > 0 and row.charged_micros > 0

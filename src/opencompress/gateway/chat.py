@@ -228,6 +228,7 @@ async def complete_chat(ctx: AppContext, prep: PreparedChat, response: UpstreamR
             collect_text(choice.get("message"), tally.relayed_text)
     usage = body["usage"] if is_openai_usage(body.get("usage")) else None  # another API's shape: ours
     tally.usage = usage
+    tally.answered = bool(body["choices"])
     tally.status = "ok"
     prompt = tally.prompt_tokens()
     if prompt is None:

@@ -2,8 +2,9 @@
 field and per tool-call index, in streams and in whole responses.
 
 Every text the model generates can echo an alias: ``content``, ``refusal``, the reasoning fields
-(``reasoning_content`` from DeepSeek/vLLM, ``reasoning`` from OpenRouter) and tool-call
-``arguments``. Each gets its own restorer, since a held alias prefix belongs to one field's text.
+(``reasoning_content`` from DeepSeek/vLLM, ``reasoning`` from OpenRouter), tool-call
+``arguments`` and the legacy ``function_call`` arguments (requests with ``functions``). Each gets
+its own restorer, since a held alias prefix belongs to one field's text.
 
 Only used when a compression stage produced aliases; otherwise the relay skips it entirely.
 """
@@ -17,6 +18,23 @@ if TYPE_CHECKING:
     from opencompress.compression.restore import AliasRestorer
 
 TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+
+_FUNCTION_CALL = -1
+"""The tool index under which the legacy ``function_call``'s arguments are restored."""
+
+
+def _arguments_of(part: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(tool index, function object) for every call in a delta or message that has string
+    arguments: its ``tool_calls`` and its legacy ``function_call``."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for call in part.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            found.append((call.get("index", 0), function))
+    legacy = part.get("function_call")
+    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+        found.append((_FUNCTION_CALL, legacy))
+    return found
 
 
 def _make(aliases: Mapping[str, str], *, json_escaped: bool = False) -> AliasRestorer:
@@ -53,12 +71,8 @@ class ResponseRestorer:
             text = delta.get(name)
             if isinstance(text, str):
                 delta[name] = self._field(index, name).feed(text)
-        for call in delta.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                function["arguments"] = self._arguments(index, call.get("index", 0)).feed(
-                    function["arguments"]
-                )
+        for tool, function in _arguments_of(delta):
+            function["arguments"] = self._arguments(index, tool).feed(function["arguments"])
         if choice.get("finish_reason") is not None:
             self._flush(index, delta)
 
@@ -70,7 +84,9 @@ class ResponseRestorer:
                 delta[key[1]] = (delta.get(key[1]) or "") + rest
         for choice, tool in sorted(k for k in self._args if k[0] == index):
             rest = self._args.pop((choice, tool)).flush()
-            if rest:
+            if rest and tool == _FUNCTION_CALL:
+                delta["function_call"] = {"arguments": rest}
+            elif rest:
                 calls = delta.setdefault("tool_calls", [])
                 calls.append({"index": tool, "function": {"arguments": rest}})
 
@@ -97,8 +113,6 @@ class ResponseRestorer:
             if isinstance(text, str):
                 restorer = _make(self._aliases)
                 message[name] = restorer.feed(text) + restorer.flush()
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                restorer = _make(self._aliases, json_escaped=True)
-                function["arguments"] = restorer.feed(function["arguments"]) + restorer.flush()
+        for _, function in _arguments_of(message):
+            restorer = _make(self._aliases, json_escaped=True)
+            function["arguments"] = restorer.feed(function["arguments"]) + restorer.flush()

@@ -39,7 +39,7 @@ async def settle_request(
     record: UsageRecord | None = None
     charged: int | None = None
     try:
-        delivered = charge_output and (bool(tally.relayed_text) or tally.usage is not None)
+        delivered = charge_output and (tally.answered or bool(tally.relayed_text) or tally.usage is not None)
         c = prep.compression
         upstream_prompt = tally.prompt_tokens()
         compressed_in = upstream_prompt if upstream_prompt is not None else c.compressed_tokens

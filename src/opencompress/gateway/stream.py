@@ -53,6 +53,9 @@ class StreamTally:
     relayed_text: list[str] = field(default_factory=list)
     first_byte_at: float | None = None
     status: str = "in_progress"
+    answered: bool = False
+    """A choice reached the client (a streamed chunk with choices, even a bare role chunk, or the
+    whole answer): the model has processed the prompt, so its input is billed."""
     error_code: str | None = None
     """Why a started stream broke (``upstream_timeout``, ``upstream_incomplete_stream``…)."""
 
@@ -115,15 +118,19 @@ def is_openai_usage(usage: Any) -> bool:
 
 def collect_text(part: Any, sink: list[str]) -> None:
     """Append the generated text of a streamed ``delta`` or a whole ``message`` to ``sink``: content,
-    refusal, reasoning, tool-call names and arguments, i.e. what the completion tokens were spent on."""
+    refusal, reasoning, tool-call and function-call names and arguments, i.e. what the completion
+    tokens were spent on."""
     if not isinstance(part, dict):
         return
     for key in TEXT_FIELDS:
         value = part.get(key)
         if isinstance(value, str):
             sink.append(value)
-    for call in part.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
+    functions = [
+        call.get("function") if isinstance(call, dict) else None for call in part.get("tool_calls") or ()
+    ]
+    functions.append(part.get("function_call"))  # the legacy form, answering ``functions``
+    for function in functions:
         if isinstance(function, dict):
             sink.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
 
@@ -188,6 +195,7 @@ class ChatStreamRelay:
         if not choices:
             return self._choiceless(chunk, usage_noted=noted)
         chunk["id"] = self._id
+        self.tally.answered = True
         if self._head is None:
             self._head = _head_of(chunk)
         out: list[bytes] = []
