@@ -365,6 +365,28 @@ def test_an_upstream_4xx_keeps_its_status_but_not_the_operators_ids(gateway: Gat
     assert relayed["message"] == "Rate limit reached in organization org-***, project proj_*** (key sk-***)."
 
 
+OPERATOR_KEY = "Mistral0123456789abcdefXYZ"  # a provider key with no recognisable prefix
+
+
+def test_the_operators_key_is_scrubbed_from_4xx_and_mid_stream_errors(simulator: Any, tmp_path: Path) -> None:
+    """Whatever its form: the configured key itself, a bearer header quoted back, Groq's ``gsk_``."""
+    said = (
+        f"Bad key {OPERATOR_KEY}; header was 'Authorization: Bearer {OPERATOR_KEY}'; also gsk_GROQSECRET0123."
+    )
+    with running_gateway(tmp_path, simulator.base_url, upstream_api_key=OPERATOR_KEY) as gw:
+        seeded = gw.seed(usd="1.00")
+        refused = {"fault": "status", "status": 400, "message": said}
+        r = _post(gw, {"model": "gpt-4o-mini", "messages": MESSAGES, "simulate": refused}, seeded.key)
+        assert r.status_code == 400
+        assert _error(r)["message"] == "Bad key ***; header was 'Authorization: Bearer ***'; also gsk_***."
+        error = json.dumps({"error": {"message": said, "type": "server_error"}})
+        stream = 'data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\ndata: ' + error + "\n\n"
+        body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+        r = _post(gw, {**body, "simulate": {"fault": "garbage", "body": stream}}, seeded.key)
+        assert r.status_code == 200 and "Hi" in r.text
+        assert "GROQSECRET" not in r.text and OPERATOR_KEY not in r.text and "Bearer ***" in r.text
+
+
 def _post_encoded(gateway: Gateway, key: str, body: bytes, encoding: str) -> httpx.Response:
     headers = {
         "Authorization": f"Bearer {key}",

@@ -169,14 +169,14 @@ class Gateway:
 @contextmanager
 def running_gateway(tmp: Path, sim_base_url: str, **overrides: Any) -> Iterator[Gateway]:
     tmp.mkdir(parents=True, exist_ok=True)
-    settings = Settings.load(env={}).replace(
-        database_url=f"sqlite:///{tmp / 'gateway.db'}",
-        upstream_base_url=sim_base_url,
-        upstream_api_key="sk-upstream-test",
-        dev_mode=False,
-        secret_key_file=str(tmp / "secret.key"),
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp / 'gateway.db'}",
+        "upstream_base_url": sim_base_url,
+        "upstream_api_key": "sk-upstream-test",
+        "dev_mode": False,
+        "secret_key_file": str(tmp / "secret.key"),
+    }
+    settings = Settings.load(env={}).replace(**{**defaults, **overrides})
     app = create_app(settings)
     with ServerThread(app) as server:
         yield Gateway(server, settings, sim_base_url.removesuffix("/v1"), app)

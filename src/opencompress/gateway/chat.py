@@ -23,7 +23,7 @@ from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
 from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text, is_openai_usage
-from opencompress.gateway.upstream_refusals import json_instead_of_stream, refusal_for_client
+from opencompress.gateway.upstream_refusals import Scrubber, json_instead_of_stream, refusal_for_client
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
 from opencompress.ratelimit.base import Decision
@@ -145,6 +145,12 @@ def _forward_body(prep: PreparedChat) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _scrubber(ctx: AppContext, prep: PreparedChat) -> Scrubber | None:
+    """In router mode the request used the operator's provider key: what the upstream says about
+    that account is scrubbed before it reaches the client. With BYOK it is the client's own."""
+    return Scrubber(prep.upstream.api_key) if prep.upstream is ctx.default_upstream else None
+
+
 async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse:
     """Send the compressed request; on failure settle at zero and re-raise the mapped error."""
     try:
@@ -156,12 +162,12 @@ async def open_upstream(ctx: AppContext, prep: PreparedChat) -> UpstreamResponse
                 payload = await response.read()
             finally:
                 response.close()
-            raise json_instead_of_stream(payload)
+            raise json_instead_of_stream(payload, scrubber=_scrubber(ctx, prep))
         return response
     except OpenCompressError as exc:
         await settle_request(ctx, prep, StreamTally(status="upstream_error"), charge_output=False, error=exc)
         if isinstance(exc, UpstreamStatusError):
-            raise refusal_for_client(exc, operator_key=prep.upstream is ctx.default_upstream) from None
+            raise refusal_for_client(exc, scrubber=_scrubber(ctx, prep)) from None
         raise
     except BaseException:  # a bug or a cancellation (client gone, shutdown): still settle, then re-raise
         # In the background: a second cancellation of this task cannot interrupt it there.
@@ -267,6 +273,7 @@ class ChatStream:
             restorer=_restorer(prep),
             fallback_prompt_tokens=prep.compression.compressed_tokens,
             tally=self.tally,
+            scrubber=_scrubber(ctx, prep),
         )
         self._finished = False
         ctx.active_streams += 1

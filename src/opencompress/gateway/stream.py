@@ -40,6 +40,7 @@ from typing import Any
 
 from opencompress.errors import UpstreamError
 from opencompress.gateway.restore import TEXT_FIELDS, ResponseRestorer
+from opencompress.gateway.upstream_refusals import Scrubber
 from opencompress.tokens import count_text
 from opencompress.upstream.client import UpstreamResponse
 from opencompress.wire.sse import DONE, DONE_EVENT, KEEPALIVE_EVENT, SSEDecoder, SSEEvent, encode_data
@@ -147,6 +148,7 @@ class ChatStreamRelay:
         restorer: ResponseRestorer | None,
         fallback_prompt_tokens: int,
         tally: StreamTally,
+        scrubber: Scrubber | None = None,
     ) -> None:
         self._response = response
         self._id = request_id
@@ -154,6 +156,8 @@ class ChatStreamRelay:
         self._restorer = restorer
         self._fallback_prompt = fallback_prompt_tokens
         self.tally = tally
+        self._scrubber = scrubber
+        """The operator's (router mode): an upstream's mid-stream error message may quote its key."""
         self._pending_finish: dict[str, Any] | None = None
         self._head: dict[str, Any] | None = None
         """Top-level fields for the usage chunk: those of the chunk that brought the upstream's
@@ -327,7 +331,10 @@ class ChatStreamRelay:
                 [
                     *broken.delivered,
                     *self._closing_events(broken=True),
-                    error_event(broken.message, code=broken.code),
+                    error_event(
+                        broken.message if self._scrubber is None else self._scrubber.text(broken.message),
+                        code=broken.code,
+                    ),
                 ]
             )
             return

@@ -10,9 +10,10 @@ provider key, and two kinds of answer are about the operator, not the client:
   conclude its own ``sk-occ`` key is bad. It becomes a 502 ``upstream_auth_error``, and the
   operator learns the reason from the log (status, type and code; the message is left out, as
   providers quote part of the key in it).
-* any other 4xx may quote the operator's key (masked but partly visible) or organization and
-  project ids in its message: those are replaced with ``***``; everything else is kept byte for
-  byte.
+* any other 4xx may quote the operator's key (whole, or masked but partly visible) or
+  organization and project ids in its message: those are replaced with ``***`` (see
+  :class:`Scrubber`); everything else is kept byte for byte. The same goes for an error the
+  upstream sends in the middle of a stream.
 
 With BYOK the key is the client's own, so the answer is the client's business: relayed untouched.
 
@@ -31,7 +32,27 @@ from opencompress.errors import OpenCompressError, UpstreamError, UpstreamStatus
 
 log = logging.getLogger("opencompress.upstream")
 
-_OPERATOR_DETAILS = re.compile(rb"\b((?:sk|org|proj)[-_])[A-Za-z0-9*_-]{3,}")
+_OPERATOR_DETAILS = re.compile(rb"\b((?:sk|gsk|xai|pplx|nvapi|org|proj)[-_])[A-Za-z0-9*_-]{3,}")
+"""Key and account id fragments as providers quote them: OpenAI, OpenRouter, Anthropic and
+DeepSeek keys (``sk-``), Groq's (``gsk_``), xAI's, Perplexity's, NVIDIA's, organization and project ids."""
+_BEARER = re.compile(rb"(?i)\b(bearer\s+)[^\s\"',;]+")
+
+
+class Scrubber:
+    """Removes from upstream text relayed to a client what identifies the operator's provider
+    account: the configured key itself, whatever its form (a provider whose keys have no known
+    prefix included), any bearer token, and the fragments :data:`_OPERATOR_DETAILS` names."""
+
+    def __init__(self, operator_key: str | None) -> None:
+        self._key = operator_key.encode() if operator_key and len(operator_key) >= 8 else None
+
+    def bytes(self, text: bytes) -> bytes:
+        if self._key is not None:
+            text = text.replace(self._key, b"***")
+        return _OPERATOR_DETAILS.sub(rb"\1***", _BEARER.sub(rb"\1***", text))
+
+    def text(self, text: str) -> str:
+        return self.bytes(text.encode()).decode()
 
 
 def _summary(body: bytes) -> str:
@@ -45,9 +66,10 @@ def _summary(body: bytes) -> str:
     return f"type={error.get('type')!r} code={error.get('code')!r}"
 
 
-def refusal_for_client(exc: UpstreamStatusError, *, operator_key: bool) -> OpenCompressError:
-    """The error to send the client for the upstream's 4xx ``exc`` (see the module docstring)."""
-    if not operator_key:
+def refusal_for_client(exc: UpstreamStatusError, *, scrubber: Scrubber | None) -> OpenCompressError:
+    """The error to send the client for the upstream's 4xx ``exc`` (see the module docstring).
+    ``scrubber``: the operator's, in router mode; ``None`` with BYOK (the client's own key)."""
+    if scrubber is None:
         return exc
     if exc.upstream_status in (401, 403):
         log.warning(
@@ -61,13 +83,13 @@ def refusal_for_client(exc: UpstreamStatusError, *, operator_key: bool) -> OpenC
             "your API key; the gateway's operator has to fix it.",
             code="upstream_auth_error",
         )
-    scrubbed = _OPERATOR_DETAILS.sub(rb"\1***", exc.body)
+    scrubbed = scrubber.bytes(exc.body)
     if scrubbed == exc.body:
         return exc
     return UpstreamStatusError(exc.upstream_status, scrubbed, exc.content_type, headers=exc.extra_headers)
 
 
-def json_instead_of_stream(payload: bytes) -> UpstreamError:
+def json_instead_of_stream(payload: bytes, *, scrubber: Scrubber | None) -> UpstreamError:
     """The error for a streaming request the upstream answered with the JSON ``payload``."""
     try:
         error = json.loads(payload).get("error")
@@ -75,8 +97,8 @@ def json_instead_of_stream(payload: bytes) -> UpstreamError:
         error = None
     said = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
     if isinstance(said, str) and said.strip():
-        scrubbed = _OPERATOR_DETAILS.sub(rb"\1***", said.encode()).decode()
-        return UpstreamError(f"The upstream provider answered with an error: {scrubbed[:500]}")
+        shown = said if scrubber is None else scrubber.text(said)
+        return UpstreamError(f"The upstream provider answered with an error: {shown[:500]}")
     return UpstreamError(
         "The upstream provider answered a streaming request with a JSON body, not an event stream.",
         code="upstream_bad_response",
