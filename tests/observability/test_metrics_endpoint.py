@@ -197,3 +197,16 @@ def test_storage_figures_count_commits_and_charges(gw: Gateway) -> None:
     assert 1 <= commits <= 3
     assert stat(after, "holds") == 0  # every hold was consumed by its settle
     assert ("opencompress_storage", (("stat", "lock_retries"),)) in after
+
+
+def test_a_charge_capped_at_the_balance_is_counted_as_uncollected(gw: Gateway) -> None:
+    seeded = gw.seed(usd="0.000001")
+    before = scrape(gw)
+    assert post(gw, seeded.key).status_code == 200
+    wait_for(lambda: len(gw.usage(seeded.account_id)) == 1)
+    (row,) = gw.usage(seeded.account_id)
+    assert row.charged_micros == 1 < row.charge_micros
+    uncollected = value(scrape(gw), "opencompress_uncollected_micros_total") - value(
+        before, "opencompress_uncollected_micros_total"
+    )
+    assert uncollected == row.charge_micros - 1

@@ -95,6 +95,12 @@ class GatewayMetrics:
             "Micro-dollars actually charged to balances (after the cap at the available balance)",
             registry=r,
         )
+        self.uncollected_micros = Counter(
+            "opencompress_uncollected_micros",
+            "Micro-dollars the billing formula asked for but the balance could not cover (the charge is"
+            " capped at the balance; a request is never cut off)",
+            registry=r,
+        )
         self.active_streams = Gauge(
             "opencompress_active_streams", "Streaming responses being relayed right now", registry=r
         )

@@ -102,10 +102,14 @@ def finish_settled(
         }
         if upstream_error_code is not None:
             fields["error_code"] = upstream_error_code
+        uncollected = record.charge_micros - charged_micros if charged_micros is not None else 0
+        if uncollected > 0:  # the balance ran out during the request: the operator's loss, made visible
+            fields["uncollected_micros"] = uncollected
+            metrics.uncollected_micros.inc(uncollected)
         if prompt is not None:
             fields["prompt"] = json.dumps(prompt, ensure_ascii=False, default=str)[:PROMPT_LOG_LIMIT]
         failed = http_status >= 500 or record.status in ("upstream_error", "error")
-        level = logging.WARNING if failed else logging.INFO
+        level = logging.WARNING if failed or uncollected > 0 else logging.INFO
         _write_line(level, f"chat.completions {http_status} {record.status}", fields)
     except Exception:  # noqa: BLE001 - observability never breaks billing
         log.warning("could not record request %s", record.request_id, exc_info=True)
