@@ -94,7 +94,8 @@ def test_account_key_credit_lifecycle(cli: Cli, env: dict[str, str]) -> None:
 
     key_id = asyncio.run(check(expect_active=True))
     assert key_id in keys
-    assert key_id in cli("keys", "revoke", key_id).stdout
+    assert cli("keys", "revoke", key_id).stdout.startswith(f"Revoked {key_id}")
+    assert "was already revoked" in cli("keys", "revoke", key_id).stdout
     asyncio.run(check(expect_active=False))
     assert "revoked" in cli("keys", "list", "--account", account_id).stdout
 

@@ -27,7 +27,7 @@ from opencompress.accounts.service import AccountService
 from opencompress.config import Settings
 from opencompress.errors import OpenCompressError
 from opencompress.money import format_usd, parse_usd
-from opencompress.storage import Storage, UsageRecord, open_storage, sqlite_path
+from opencompress.storage import ApiKey, Storage, UsageRecord, open_storage, sqlite_path
 from opencompress.storage.sqlite_conn import MEMORY
 
 T = TypeVar("T")
@@ -89,9 +89,18 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("revoke")
     def keys_revoke(key_id: str = typer.Argument(..., help="Key id (key_…)")) -> None:
-        """Revoke a key; it fails on its very next request."""
-        key = _run(lambda svc: svc.revoke_key(key_id))
-        typer.echo(f"Revoked {key.id} ({key.name!r}).")
+        """Revoke a key; it fails on its very next request. Revoking it again changes nothing."""
+
+        async def revoke(svc: AccountService) -> tuple[ApiKey, bool]:
+            before = await svc.storage.get_key(key_id)
+            return await svc.revoke_key(key_id), before is not None and before.is_active
+
+        key, was_active = _run(revoke)
+        typer.echo(
+            f"Revoked {key.id} ({key.name!r})."
+            if was_active
+            else f"{key.id} ({key.name!r}) was already revoked."
+        )
 
     @app.command("credit")
     def credit(
