@@ -12,7 +12,8 @@ For every source (nq20_gold0, nq20_gold9, squad, gsm8k_cot, kv75, agent_traj) an
 * number retention: share of the original's digit-bearing tokens still present;
 * question kept: the record's ``query`` occurs verbatim in the last user message (the question
   may share that message with documents that selection cuts); without a query (agent traces), the
-  last user message is byte-identical;
+  last user message is byte-identical, or, when tool turns already follow it (it is history then,
+  compressed as every later turn compresses it), keeps its words, whitespace aside;
 * demonstrations intact: every demonstration found in a compressed message occurs verbatim in the
   original message (``n/a`` when the source has none), with the mean number kept;
 * p50/p99 latency of ``compress()`` and tokens/s on one core: original tokens / time spent inside
@@ -139,6 +140,13 @@ def _last_user(messages: Sequence[Mapping[str, Any]]) -> Any:
     return None
 
 
+def _in_tool_loop(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Does an assistant message follow the last user message (a tool loop under way)?"""
+    roles = [m.get("role") for m in messages]
+    users = [i for i, r in enumerate(roles) if r == "user"]
+    return bool(users) and "assistant" in roles[users[-1] :]
+
+
 _SPACE = re.compile(r"\s+")
 
 
@@ -197,6 +205,10 @@ def measure(row: Row, record: Mapping[str, Any], result: CompressionResult, seco
         if isinstance(query, str) and query and query in "\n".join(message_texts([{"content": question}])):
             kept = message_texts([{"content": _last_user(compressed)}])
             row.question_kept += query in "\n".join(kept)
+        elif _in_tool_loop(original):  # the question is history by now: its words must stay
+            row.question_kept += _squash(
+                " ".join(message_texts([{"content": _last_user(compressed)}]))
+            ) == _squash(" ".join(message_texts([{"content": question}])))
         else:
             row.question_kept += _last_user(compressed) == question
     demos = demo_check(before_texts, after)

@@ -180,3 +180,24 @@ def test_numbered_code_lines_of_real_agent_traces_are_never_rewritten(level: str
         for m in out:
             for numbered in _NUMBERED_LINE.findall((m.get("content") or "").replace("\r\n", "\n")):
                 assert numbered in original
+
+
+def test_the_question_of_a_tool_loop_compresses_as_the_next_user_turn_will() -> None:
+    """Turn 1 is a tool loop under the user's question; turn 2 adds a new user message. The
+    question is history from the first tool call on, so its bytes never change between the two
+    (before, it stayed verbatim in turn 1 and was re-encoded in turn 2: a cache miss on everything)."""
+    question = {"role": "user", "content": 'Check this config:\n{\n  "port": 8080,\n  "debug": true\n}'}
+    call = {"id": "c1", "type": "function", "function": {"name": "lint", "arguments": "{}"}}
+    turn1 = [question, {"role": "assistant", "content": None, "tool_calls": [call]}]
+    turn1.append({"role": "tool", "tool_call_id": "c1", "content": "ok"})
+    turn2 = [
+        *turn1,
+        {"role": "assistant", "content": "Looks fine."},
+        {"role": "user", "content": "Anything else?"},
+    ]
+    for level in ("lossless", "balanced"):
+        first = compress(turn1, policy=Policy(level=level)).messages  # type: ignore[arg-type]
+        second = compress(turn2, policy=Policy(level=level)).messages  # type: ignore[arg-type]
+        assert first[:3] == second[:3]
+        assert first[0]["content"] == 'Check this config:\n{"port":8080,"debug":true}'
+        assert compress(turn1[:1], policy=Policy(level=level)).messages[0] == question  # the current question

@@ -2,9 +2,9 @@
 
 * determinism: the same input gives byte-identical output, cold or warm cache;
 * prefix stability: every message before the last assistant message of turn N compresses to the
-  same bytes whatever is appended after it. One documented exception: the last user message is the
-  question and is never altered, even when tool turns follow it; when a *new* user message arrives
-  it becomes an ordinary message, so stability is then guaranteed only before it;
+  same bytes whatever is appended after it, with no exception: the last user message is the
+  question (never altered) only while it is in the current turn; once tool turns follow it, it is
+  history and compresses as every later turn will compress it;
 * never larger: no message's text grows;
 * JSON stays valid, equal JSON (same key order) after ``lossless``, unless it was folded into a
   back-reference to an identical earlier text.
@@ -123,9 +123,6 @@ def test_prefix_stable(
         a = len(base) - 1
     cont = more[1:]  # drop the generated system message
     stable = a
-    u = _last(base, "user")
-    if 0 <= u < a and any(m.get("role") == "user" for m in cont):
-        stable = u  # the old question becomes an ordinary message (see the module docstring)
     if not warm:
         pl.clear_caches()
     short = compress(base, policy=policy)

@@ -13,8 +13,11 @@ How a request flows (see ``policy`` for the three kinds of stage):
 
 Every stage result is checked per text before it is kept: it must be shorter, and every protected
 literal must still occur as often as before. A stage that raises is skipped for that text and named
-in ``stages_failed``. The last user message is never altered (it is the question), whether or
-not an assistant message follows it (agent traces end in tool results after the task statement).
+in ``stages_failed``. The last user message is never altered (it is the question) while it is in
+the current turn. Once an assistant message follows it (a tool loop: agent traces end in tool
+results after the task statement), it is history like any earlier message: keeping it verbatim
+then would change its bytes on the next user turn, breaking the cached prefix from that message
+on, after the whole tool loop had been cached.
 
 Prefix stability follows from the structure: text stages are pure per text, history stages only
 look backwards, turn stages only see the current turn (enforced here, not trusted).
@@ -114,7 +117,10 @@ def _compress(messages: Sequence[Any], tools: Sequence[Any], policy: Policy) -> 
     literals = tuple(dict.fromkeys(lit for lit in (*policy.protect, *marked) if isinstance(lit, str) and lit))
     frozen_until = _last(msgs, "assistant")
     last_user = _last(msgs, "user")
-    question = last_user  # the last user message is never altered, in the current turn or not
+    # The question is the last user message of the current turn: never altered. In a tool loop
+    # (the last user message comes before the last assistant message) it is already history, and
+    # is compressed as the next turn will compress it: that is what keeps the prefix stable.
+    question = last_user if last_user > frozen_until else -1
     ctx = StageContext(
         policy=policy,
         query=all_text(msgs[last_user]) if last_user >= 0 else "",

@@ -2,10 +2,10 @@
 
 Prefix stability: only messages after ``ctx.frozen_until`` (the last assistant message) belong to
 the current turn; everything before is shared with earlier turns and must compress to the same
-bytes whatever the new question is. The last user message is the question itself and is never
-altered, with one exception for :func:`edit_question`: when it holds the documents the question
-is about, those documents (and only they) may be cut. Only string content and ``text`` parts are
-edited."""
+bytes whatever the new question is. The last user message, when it is in the current turn, is the
+question itself and is never altered, with one exception for :func:`edit_question`: when it holds
+the documents the question is about, those documents (and only they) may be cut. Only string
+content and ``text`` parts are edited."""
 
 from __future__ import annotations
 
