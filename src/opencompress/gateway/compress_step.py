@@ -17,6 +17,7 @@ from typing import Any
 
 from opencompress.compression import Level, Policy, compress
 from opencompress.compression.protect import MARK_CLOSE, MARK_OPEN
+from opencompress.compression.units import strip_markers
 from opencompress.tokens import count_messages
 from opencompress.wire.chat_request import ChatRequest
 
@@ -61,6 +62,20 @@ def _has_protect_markers(messages: list[dict[str, Any]]) -> bool:
     return False
 
 
+def _unmarked(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` without ``<occ:protect>`` markers, the way the pipeline strips them. Whenever the
+    original is forwarded instead of the compressed form (compression failed, or it came out
+    larger), the markers still have to go: the upstream model must never see them."""
+    if not _has_protect_markers(messages):
+        return messages
+    try:
+        stripped, _ = strip_markers(list(messages))
+    except Exception:  # noqa: BLE001 - a malformed message: forward it as the client sent it
+        log.warning("could not strip protect markers", exc_info=True)
+        return messages
+    return list(stripped)
+
+
 def compress_and_count(
     messages: list[dict[str, Any]], tools: Any, level: Level, rate: float | None
 ) -> CompressionOutcome:
@@ -87,13 +102,27 @@ def compress_and_count(
         compressed_tokens = count_messages(result.messages)
     except Exception:  # noqa: BLE001 - fail-open: forward the original prompt, flag it in a header
         log.warning("compression failed; forwarding uncompressed", exc_info=True)
-        return outcome("failed", messages, original_tokens)
+        unmarked = _unmarked(messages)
+        return outcome(
+            "failed", unmarked, original_tokens if unmarked is messages else count_messages(unmarked)
+        )
     status = "off" if level == "off" else "ok"
+    if "pipeline" in result.stages_failed:  # compress() is fail-open itself: it never raises
+        status = "failed"
     if compressed_tokens > original_tokens:  # never pay more than the original would cost
-        return outcome(status, messages, original_tokens)
+        unmarked = _unmarked(messages)
+        if unmarked is messages:
+            return outcome(status, messages, original_tokens)
+        unmarked_tokens = count_messages(unmarked)
+        if compressed_tokens > unmarked_tokens:
+            return outcome(status, unmarked, unmarked_tokens)
+    sent = result.messages
+    if result.stages_failed and _has_protect_markers(sent):  # the pipeline passed them through
+        sent = _unmarked(sent)
+        compressed_tokens = count_messages(sent)
     return outcome(
         status,
-        result.messages,
+        sent,
         compressed_tokens,
         stages_applied=tuple(result.stages_applied),
         aliases=dict(result.aliases),

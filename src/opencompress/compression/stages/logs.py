@@ -6,10 +6,21 @@ least ``similarity`` of the word positions equal (``Requirement already satisfie
 The first and last line of a run are kept, and so is **every** line that mentions an error, a
 warning, a failure, an exception or a traceback (case-insensitive), because that one different line
 is usually why the log is in the prompt. Each stretch of at least two dropped lines becomes
-``[… N similar lines …]`` followed by what *varied* in them, compared with the run's first line
+``[… N similar lines …]`` followed by what *varied* in them
 (``[… 3 similar lines, varying: pytz (2024.1) | six (1.16.0) | idna (3.6) …]``): the shared template
 goes, the package names, versions, counters and ids stay, so numbers and identifiers are not lost.
-A stretch is only replaced when that is shorter than the lines themselves.
+
+Every folded line lists the same columns: the word positions that vary anywhere in the run, even
+where this line happens to repeat the first line's word. Listing only the words that differ from
+the first line was ambiguous: in ``Flight LH404 … gate B07 at 09:15`` after a first line at 09:15,
+``LH404 B07`` does not say whether B07 is the gate or the time, and in a ``| sku | price | stock |``
+table ``P-002 7`` read as price 7. With fixed columns the k-th word of an entry is always the k-th
+varying word of the first line's template.
+
+A stretch is only replaced when the marker counts fewer o200k tokens than the lines it replaces,
+and the folded text as a whole must count fewer tokens than the original: characters are not
+tokens (ANSI colour codes and paths are cheap per character, the marker's ``|`` separators are not),
+and comparing characters once made a 553-token cargo log 562 tokens long.
 
 Lines that carry a line-number prefix (``12: code`` file views) and fenced code are never folded:
 those are code the model may edit by line number, not log noise.
@@ -20,6 +31,7 @@ from __future__ import annotations
 import re
 
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+from opencompress.tokens import count_text
 
 _KEEP = re.compile(r"error|warn|fail|exception|traceback|fatal|panic", re.I)
 _NUMBERED = re.compile(r"^[ \t]*\d+[:|│]")
@@ -35,14 +47,30 @@ def marker(count: int, varying: list[str] | None = None) -> str:
     return f"[… {count} similar lines, varying: {' | '.join(parts)} …]"
 
 
-def varying(anchor: list[str], line: str) -> str:
-    """The words of ``line`` that differ from the run's first line (position by position when
-    both have as many words, else the words the first line does not have)."""
+def varying(anchor: list[str], line: str, columns: list[int] | None = None) -> str:
+    """The words of ``line`` at the run's varying ``columns`` (word positions), or, without
+    ``columns``, the positions where it differs from the run's first line. A line with another
+    word count than the first line gives the words the first line does not have."""
     words = line.split()
     if len(words) == len(anchor):
+        if columns is not None:
+            return " ".join(words[k] for k in columns)
         return " ".join(w for w, a in zip(words, anchor, strict=True) if w != a)
     known = set(anchor)
     return " ".join(w for w in words if w not in known)
+
+
+def varying_columns(anchor: list[str], lines: list[str]) -> list[int]:
+    """The word positions at which any line of ``lines`` with as many words as ``anchor`` differs
+    from it: the columns every folded line lists, so each entry reads the same way."""
+    differs = [False] * len(anchor)
+    for line in lines:
+        words = line.split()
+        if len(words) == len(anchor):
+            for k, (w, a) in enumerate(zip(words, anchor, strict=True)):
+                if w != a:
+                    differs[k] = True
+    return [k for k, d in enumerate(differs) if d]
 
 
 def _shape(line: str) -> str:
@@ -102,18 +130,24 @@ class LogFold:
             else:
                 out.extend(lines[i:j])
             i = j
-        return "\n".join(out) if changed else text
+        if not changed:
+            return text
+        folded = "\n".join(out)
+        # Each stretch was checked on its own; a token can run across the line breaks around a
+        # marker, so the whole text is checked once more (one tokenizer pass over a changed text).
+        return folded if count_text(folded) < count_text(text) else text
 
     @staticmethod
     def _fold_run(run: list[str]) -> list[str]:
         anchor = run[0].split()
+        columns = varying_columns(anchor, run)
         kept: list[str] = [run[0]]
         stretch: list[str] = []
 
         def close() -> None:
             if len(stretch) >= 2:
-                folded = marker(len(stretch), [varying(anchor, x) for x in stretch])
-                if len(folded) < sum(len(x) + 1 for x in stretch):
+                folded = marker(len(stretch), [varying(anchor, x, columns) for x in stretch])
+                if count_text(folded) < count_text("\n".join(stretch)):
                     kept.append(folded)
                     stretch.clear()
                     return
@@ -121,7 +155,8 @@ class LogFold:
             stretch.clear()
 
         for line in run[1:-1]:
-            if _KEEP.search(line):
+            # A line with another word count has no place in the columns: it stays whole.
+            if _KEEP.search(line) or len(line.split()) != len(anchor):
                 close()
                 kept.append(line)
             else:
