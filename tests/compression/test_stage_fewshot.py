@@ -136,3 +136,22 @@ def test_not_a_few_shot_prompt_or_frozen_is_untouched() -> None:
 def test_deterministic() -> None:
     messages = [{"role": "system", "content": _demos()}, {"role": "user", "content": QUESTION}]
     assert _run(messages) == _run([dict(m) for m in messages])
+
+
+def test_demonstrations_elsewhere_need_a_question_of_their_shape() -> None:
+    """Blocks in the system message are only budgeted when the question carries their label (or
+    they end with an unanswered one); a bare question may be about them, so they all stay."""
+    system = _demos()
+    bare = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "Which of these uses subtraction?"},
+    ]
+    assert _run(bare) is bare
+    labelled = [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]
+    assert len(_run(labelled)[0]["content"]) < len(system)
+
+
+def test_an_instruction_asking_about_every_block_keeps_them() -> None:
+    text = _demos().replace(INSTRUCTION, "Count how many of the problems below use multiplication.\n")
+    messages = [{"role": "system", "content": text}, {"role": "user", "content": QUESTION}]
+    assert _run(messages) is messages

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opencompress.compression.text.demos import find_demonstrations
+from opencompress.compression.text.demos import carries_label, find_blocks, find_demonstrations
 
 
 def _gsm(n: int) -> str:
@@ -55,3 +55,18 @@ def test_needs_minimum_number_of_demos() -> None:
     assert find_demonstrations(_gsm(2)) == []
     assert len(find_demonstrations(_gsm(2), min_demos=1)) == 2
     assert find_demonstrations("") == []
+
+
+def test_an_answer_marker_followed_by_a_blank_line_is_not_an_answer() -> None:
+    body = "".join(f"Q: What is the capital of country {i}?\nA: City {i}.\n\n" for i in range(4))
+    text = body + "Q: What is the capital of France?\nA:\n\nAnswer in one word."
+    blocks = find_blocks(text)
+    assert blocks is not None and len(blocks.demos) == 4 and not blocks.last_answered
+    assert text[blocks.last.start :].startswith("Q: What is the capital of France?")
+    assert blocks.start == 0 and blocks.end == len(text)
+
+
+def test_carries_label() -> None:
+    assert carries_label("Review: great blender\nSentiment:", "review")
+    assert not carries_label("How many reviews are positive?", "review")
+    assert not carries_label("Question: how many reviews are positive?", "review")

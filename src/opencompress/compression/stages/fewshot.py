@@ -6,18 +6,68 @@ words). So this stage only ever keeps or drops complete demonstrations (see
 :mod:`opencompress.compression.text.demos`), ranks them by BM25 against the question, keeps them
 greedily within ``keep_ratio`` of the demonstration characters (at least ``min_keep``), and writes
 the kept ones in their original order with the instruction and the real question untouched.
-``Policy.rate``, when set, overrides ``keep_ratio``."""
+``Policy.rate``, when set, overrides ``keep_ratio``.
+
+Blocks of the demonstration shape are only treated as demonstrations when the prompt really is
+few-shot; otherwise every block stays (see :func:`candidates`):
+
+* the last block of the question's own message is the real question, answered or not ("A: Let's
+  think step by step." pre-fills an answer), never a candidate;
+* blocks in another message are candidates only when the question has their shape: it carries
+  their label ("Review: …" under "Review:"/"Sentiment:" rows), or the blocks end with an
+  unanswered one. "How many reviews are positive?" is a question *about* labelled data or a pasted
+  transcript, and needs every row;
+* text around the blocks that asks about them (a question, a whole-context task such as
+  "summarize", or an aggregate such as "how many", "count", "all", "every", "total") keeps them
+  all. The question block itself is not checked for aggregates: a new instance of the task
+  ("How many apples are left?") asks about its own content, not about the demonstrations."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
+from opencompress.compression.stages.documents import _WHOLE_CONTEXT_TASK as WHOLE_CONTEXT_TASK
 from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
-from opencompress.compression.text.demos import Demo, find_demonstrations
+from opencompress.compression.text.demos import Blocks, Demo, carries_label, find_blocks
 from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, question_blocks
 
 CHARS_PER_TOKEN = 4
+
+# Words that make a text around the blocks a question about all of them (counting, listing,
+# totals). Checked only outside the question block: inside it they belong to the new instance.
+_AGGREGATE = re.compile(
+    r"\b(?:how many|how much|count\w*|number of|all|every|each|list\w*|total\w*|average\w*|sum|"
+    r"tally|percentage|proportion|majority|most|least)\b",
+    re.I,
+)
+_QUESTION_MARK = re.compile(r"\?[\s\"'*)\]]*$", re.M)
+
+
+def asks_about_blocks(text: str) -> bool:
+    """``text`` (an instruction or closing line around the blocks) asks about them as a whole."""
+    return bool(_QUESTION_MARK.search(text) or _AGGREGATE.search(text) or WHOLE_CONTEXT_TASK.search(text))
+
+
+def candidates(text: str, blocks: Blocks, *, holds_question: bool, query: str) -> list[Demo]:
+    """The demonstrations that may be dropped from ``text``; ``[]`` keeps every block.
+
+    ``holds_question``: ``text`` is the question's own message, whose last block is the real
+    question. Otherwise ``query`` (the question's message) must have the blocks' shape."""
+    around = text[: blocks.start] + "\n" + text[blocks.end :]
+    if asks_about_blocks(around):
+        return []
+    if holds_question:
+        return list(blocks.demos[:-1] if blocks.last_answered else blocks.demos)
+    if blocks.last_answered and not carries_label(query, blocks.label):
+        return []
+    return list(blocks.demos)
+
+
+def find_candidates(text: str, *, holds_question: bool, query: str) -> list[Demo]:
+    blocks = find_blocks(text)
+    return candidates(text, blocks, holds_question=holds_question, query=query) if blocks else []
 
 
 def select_demonstrations(
@@ -77,7 +127,11 @@ class FewShotBudget:
         q_index = last_user_index(messages)
         inline: dict[str, list[Demo]] = {}
         if q_index > ctx.frozen_until:
-            inline, outside = question_blocks(messages[q_index], min_chars, find_demonstrations)
+            inline, outside = question_blocks(
+                messages[q_index],
+                min_chars,
+                lambda text: find_candidates(text, holds_question=True, query=ctx.query),
+            )
             if inline:
                 query = outside
         terms: list[list[str]] = []  # computed on first use: most requests have no demonstrations
@@ -91,7 +145,7 @@ class FewShotBudget:
             return drop_demonstrations(text, demos, kept)
 
         def edit(text: str) -> str | None:
-            demos = find_demonstrations(text)
+            demos = find_candidates(text, holds_question=False, query=ctx.query)
             return select(text, demos) if demos else None
 
         out = edit_current(messages, ctx, self.roles, min_chars, edit)
