@@ -128,3 +128,9 @@ def test_blocks_report_the_pending_last_block() -> None:
     assert blocks.last_answered and text[blocks.last.start : blocks.last.end] == REAL
     unanswered = find_blocks(_math_demos(4) + "\n\nQ: What is 2 + 2?\nA:\n\nBe brief.")
     assert unanswered is not None and not unanswered.last_answered and len(unanswered.demos) == 4
+
+
+def test_a_question_word_around_blocks_in_the_question_message_keeps_them() -> None:
+    text = "Tell me which customer was the angriest in this chat:\n\n" + _transcript()
+    messages = [{"role": "user", "content": text}]
+    assert _stage(messages) is messages

@@ -43,6 +43,10 @@ _AGGREGATE = re.compile(
     re.I,
 )
 _QUESTION_MARK = re.compile(r"\?[\s\"'*)\]]*$", re.M)
+# In the question's own message, the words around the blocks are the user's: a question word there
+# ("Tell me which customer was angriest:") asks about the blocks. Not checked in system prompts,
+# where "You are an assistant who…" is common and says nothing about the blocks.
+_QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
 
 
 def asks_about_blocks(text: str) -> bool:
@@ -56,7 +60,7 @@ def candidates(text: str, blocks: Blocks, *, holds_question: bool, query: str) -
     ``holds_question``: ``text`` is the question's own message, whose last block is the real
     question. Otherwise ``query`` (the question's message) must have the blocks' shape."""
     around = text[: blocks.start] + "\n" + text[blocks.end :]
-    if asks_about_blocks(around):
+    if asks_about_blocks(around) or (holds_question and _QUESTION_WORD.search(around)):
         return []
     if holds_question:
         return list(blocks.demos[:-1] if blocks.last_answered else blocks.demos)
