@@ -6,9 +6,11 @@ often a third of a source file. Identifiers, strings and line structure are neve
 * **Python** goes through the standard ``tokenize`` module, so a ``#`` inside a string is never
   mistaken for a comment; text that does not tokenize is left alone.
 * **C-family** (C, C++, C#, Java, Go, JavaScript, TypeScript, Kotlin, Swift) goes through a small
-  lexer that knows ``"…"``, ``'…'`` and `` `…` `` strings and ``//`` / ``/* */`` comments. Code
-  where that lexer could be wrong is skipped: JavaScript regex literals, C++ raw strings, triple-quoted
-  strings, or any text the lexer does not end cleanly.
+  lexer that knows ``"…"``, ``'…'`` and `` `…` `` strings, C# verbatim ``@"…"`` strings and Go raw
+  `` `…` `` strings (no escapes in either), and ``//`` / ``/* */`` comments. Code where that lexer
+  could be wrong is skipped: JavaScript regex literals and ``${…}`` templates, C++ raw strings,
+  ``#"…"#`` raw strings, triple-quoted strings, digit separators, or any text the lexer does not
+  end cleanly. Rust and other languages are not in the family at all.
 
 Kept always, whole: a comment that contains a digit, a URL or a file path (numbers, addresses and
 paths are never altered, and such a comment usually states a limit, a unit or where to look:
@@ -59,6 +61,10 @@ C_FAMILY = frozenset(
     | {"js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"}
 )
 _JS = frozenset({"js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"})
+_HASH_RAW = re.compile(r"(?<![\w\"'])#+\"")
+_DIGIT_SEPARATOR = re.compile(r"\d'\d")
+_CSHARP = frozenset({"cs", "csharp"})
+_GO = frozenset({"go", "golang"})
 
 
 def _keep_python(comment: str) -> bool:
@@ -88,11 +94,56 @@ def strip_python(src: str) -> str | None:
     return "\n".join(line for i, line in enumerate(lines) if i not in drop)
 
 
+def _could_mislex(src: str, lang: str) -> bool:
+    """String forms the small lexer does not model; a text holding one is left alone.
+
+    C++ raw strings ``R"(…)"``, triple-quoted text blocks (Java, Kotlin, Swift, C# 11), Swift and
+    Rust-style ``#"…"#`` raw strings, ``@"…"`` outside C# (Objective-C, or C# under another tag),
+    JavaScript regex literals, JavaScript template literals with ``${…}`` substitutions (a nested
+    template or a ``}`` in a string would end the lexer's literal early), and C++14 digit
+    separators (``1'000'000`` opens a character literal)."""
+    if 'R"' in src or '"""' in src or _HASH_RAW.search(src) or _DIGIT_SEPARATOR.search(src):
+        return True
+    if "@" in src and lang not in _CSHARP and '@"' in src:
+        return True
+    if lang in _JS and ("${" in src or _JS_REGEX.search(src)):
+        return True
+    return False
+
+
+def _string_end(src: str, i: int, lang: str) -> int:
+    """The index just past the string literal opening at ``src[i]``, or -1 when the lexer cannot
+    tell (no end, or a line break inside a one-line literal).
+
+    C# verbatim strings (``@"…"``, ``$@"…"``, ``@$"…"``): a backslash is an ordinary character,
+    ``""`` is a quote and the literal may span lines. Go raw strings (`` `…` ``): no escapes at all.
+    Everywhere else a backslash escapes the next character."""
+    c = src[i]
+    n = len(src)
+    verbatim = c == '"' and lang in _CSHARP and i > 0 and src[i - 1] == "@"
+    raw = verbatim or (c == "`" and lang in _GO)
+    j = i + 1
+    while j < n:
+        ch = src[j]
+        if ch == c:
+            if verbatim and j + 1 < n and src[j + 1] == '"':
+                j += 2  # "" inside a verbatim string
+                continue
+            return j + 1
+        if ch == "\\" and not raw:
+            j += 2
+            continue
+        if ch == "\n" and not (raw or c == "`"):
+            return -1
+        j += 1
+    return -1
+
+
 def strip_c_family(  # noqa: C901 - one linear scanner over the C-family lexical states
     src: str, lang: str
 ) -> str | None:
     """``src`` without ``//`` and ``/* */`` comments, or None when the lexer could be wrong."""
-    if 'R"' in src or '"""' in src or (lang in _JS and _JS_REGEX.search(src)):
+    if _could_mislex(src, lang):
         return None
     out: list[str] = []
     i, n = 0, len(src)
@@ -100,17 +151,11 @@ def strip_c_family(  # noqa: C901 - one linear scanner over the C-family lexical
     while i < n:
         c = src[i]
         if c in "\"'`":
-            j = i + 1
-            while j < n and src[j] != c:
-                if src[j] == "\\":
-                    j += 1
-                elif src[j] == "\n" and c != "`":
-                    return None
-                j += 1
-            if j >= n:
+            j = _string_end(src, i, lang)
+            if j < 0:
                 return None
-            out.append(src[i : j + 1])
-            i = j + 1
+            out.append(src[i:j])
+            i = j
         elif src.startswith("//", i):
             j = src.find("\n", i)
             j = n if j < 0 else j
