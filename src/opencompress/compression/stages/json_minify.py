@@ -9,11 +9,14 @@ Key aliasing and table re-shaping are deliberately not done here (aliasing keys 
 
 Embedded JSON: a line that starts with ``{`` or ``[`` (or the body of a fenced ```` ```json ````
 block) is parsed with ``raw_decode``; when a multi-line value parses and ends at the end of a line,
-it is replaced by its minified form. Anything that does not parse is left alone.
+it is replaced by its minified form. Anything that does not parse is left alone. Nothing inside any
+other fenced block is touched: there the JSON is part of code (a snapshot in a string literal, a
+dict literal, a test fixture) and its layout is part of what the code means.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 
@@ -25,6 +28,39 @@ _BLOCK_START = re.compile(r"^[ \t]*[\[{][ \t]*$|^[ \t]*[\[{][ \t]*[\"\[{\]}]", r
 _LINE_END = re.compile(r"[ \t]*(?:\n|\Z)")
 _DECODER = json.JSONDecoder()
 _MAX_EMBEDDED_ATTEMPTS = 64
+_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)[ \t]*([^\n]*)$", re.M)
+_JSON_TAGS = frozenset({"json", "jsonc", "json5", "jsonl", "ndjson", "geojson"})
+
+
+def _code_fences(text: str) -> tuple[list[int], list[int]]:
+    """(starts, ends) of the bodies of fenced blocks other than ```` ```json ````, in order: the
+    stretches where JSON is part of code. An unclosed fence runs to the end of the text."""
+    starts: list[int] = []
+    ends: list[int] = []
+    marker = ""
+    body = 0
+    is_code = False
+    for m in _FENCE_LINE.finditer(text):
+        if not marker:
+            marker = m.group(1)
+            tag = m.group(2).split(maxsplit=1)
+            is_code = not tag or tag[0].lower() not in _JSON_TAGS
+            body = m.end() + 1
+        elif m.group(1) == marker:
+            if is_code:
+                starts.append(body)
+                ends.append(m.start())
+            marker = ""
+    if marker and is_code:
+        starts.append(body)
+        ends.append(len(text))
+    return starts, ends
+
+
+def _inside(fences: tuple[list[int], list[int]], pos: int) -> bool:
+    starts, ends = fences
+    k = bisect.bisect_right(starts, pos) - 1
+    return k >= 0 and pos < ends[k]
 
 
 def minify_valid(text: str) -> str:
@@ -46,7 +82,8 @@ def minify(text: str) -> str | None:
 
 
 def minify_embedded(text: str, *, unless_code_around: bool = False) -> str:
-    """``text`` with multi-line JSON blocks that start a line minified in place.
+    """``text`` with multi-line JSON blocks that start a line minified in place (never inside a
+    fenced block other than ```` ```json ````).
 
     ``unless_code_around``: leave ``text`` as it is when what remains outside the JSON blocks is
     code. A prompt that is mostly pretty-printed JSON classifies as code (indented lines ending
@@ -57,9 +94,10 @@ def minify_embedded(text: str, *, unless_code_around: bool = False) -> str:
     out: list[str] = []
     cursor = 0
     attempts = 0
+    fences = _code_fences(text) if "```" in text or "~~~" in text else ([], [])
     for m in _BLOCK_START.finditer(text):
         start = m.start()
-        if start < cursor:
+        if start < cursor or _inside(fences, start):
             continue
         attempts += 1
         if attempts > _MAX_EMBEDDED_ATTEMPTS:
