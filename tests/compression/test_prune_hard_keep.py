@@ -13,7 +13,7 @@ from opencompress.compression.text.prune import prune_prose, quote_spans
 from support.timing import LINEAR_BOUND_S, fastest_s
 
 PAD = "Our team will review every item on our list carefully. " * 16
-CONTROL = "The plan is very simple and the team is quite happy. "
+CONTROL = "The plan is very simple and the team is really happy. "
 
 
 def _aggressive(system: str) -> str:
@@ -39,7 +39,7 @@ def _aggressive(system: str) -> str:
 def test_hard_kept_spans_survive_aggressive_compression(kept: str) -> None:
     out = _aggressive(kept + " " + CONTROL + PAD)
     assert kept in out
-    assert " very " not in out and " quite " not in out  # the control sentence was pruned
+    assert " very " not in out and " really " not in out  # the control sentence was pruned
 
 
 def test_quote_detection_is_not_shifted_by_inch_marks_or_apostrophes() -> None:

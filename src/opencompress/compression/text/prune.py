@@ -30,23 +30,37 @@ and no word next to a variable is dropped either: "x is 5" must not become "x 5"
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from opencompress.compression.text.demos import find_demonstrations
 from opencompress.compression.text.segments import announces_context, split_documents
 
 # Dropped in this order (then left to right) until the cap: fillers carry the least.
+# Only words whose loss leaves the meaning as it was. Not on the list, because they change it:
+# hedges and degree words ("rather", "pretty", "quite", "fairly", "somewhat", "basically",
+# "essentially": "pretty sure" is not "sure", "store credit rather than cash" is not "store credit
+# than cash"), "just"/"simply" (they mean "only": "just 5 minutes"), "been"/"being" ("has been
+# notified" is passive, "has notified" is not), negations, comparatives and quantifiers.
 _TIERS: tuple[frozenset[str], ...] = (
-    frozenset(
-        "very really quite just actually basically simply rather somewhat fairly pretty truly "
-        "literally essentially definitely certainly indeed".split()
-    ),
+    frozenset("very really truly literally actually definitely certainly indeed".split()),
     frozenset("the a an".split()),
-    frozenset("is are was were be been being am that".split()),
+    frozenset("is are was were be am that".split()),
 )
 _TIER_OF: dict[str, int] = {w: i for i, tier in enumerate(_TIERS) for w in tier}
 _OPEN = "([{"
 _CLOSE = ".,;:!?)]}…"
+# A whole whitespace-delimited token that is a listed word between opening brackets and closing
+# punctuation: exactly the tokens whose ``_bare`` word is on the list.
+_LISTED = re.compile(
+    r"(?<!\S)["
+    + re.escape(_OPEN)
+    + r"]*(?:"
+    + "|".join(sorted(_TIER_OF, key=len, reverse=True))
+    + r")["
+    + re.escape(_CLOSE)
+    + r"]*(?!\S)"
+)
 # Words that cannot follow the article "a": an "a" in front of them is a variable or a label.
 _NOT_AFTER_ARTICLE = frozenset(
     (
@@ -92,19 +106,32 @@ _PROTECTED = re.compile(
 )
 _WORD = re.compile(r"\S+")
 _ARTICLES = frozenset({"the", "a", "an"})
+# "a few" is not "few", "a little" is not "little", "a lot" is not "lot", "a third" is not "third":
+# the indefinite article in front of a quantity word is part of the quantity.
+_QUANTITY_WORDS = frozenset(
+    (
+        "few little lot lots bit couple great good dozen score handful number half quarter third "
+        "fourth fifth tenth hundred thousand million billion trillion while majority minority "
+        "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty"
+    ).split()
+)
+# An intensifier after a negation is what the negation negates: "not very good" is not "not good",
+# "not really" is not "not".
+_NEGATIONS = frozenset("not no never nor neither hardly barely scarcely without".split())
 # An article in front of a name or a quantity is part of it ("the Denver Broncos", "the 50th").
 _NAME_OR_NUMBER = re.compile(r"[ \t]+[\"“'(]?(?:[A-Z]|\d)")
 _CODE_LINE = re.compile(r"[{}|]|;\s*$|\s=\s|[=!<>]=|=>|->|::|</?[A-Za-z][^<>]*>|^\s{2,}|^\s*[$#>]|\t")
 _FENCE = re.compile(r"[ \t]*(?:```|~~~)")
-_PROSE_CHARS = frozenset(" ,.;:'’\"“”()[]-–—!?%$&")
+_PROSE_CHARS = " ,.;:'’\"“”()[]-–—!?%$&"
+# ``[^\W_]`` is exactly ``str.isalnum``: a character that is neither is not prose.
+_NOT_PROSE = re.compile(r"[^\w" + re.escape(_PROSE_CHARS) + r"]|_")
 
 
 def _is_prose_line(line: str) -> bool:
     if len(line) < 40 or _CODE_LINE.search(line):
         return False
     body = line.rstrip("\r\n")
-    plain = sum(1 for c in body if c.isalnum() or c in _PROSE_CHARS)
-    return plain >= 0.97 * len(body)
+    return len(body) - len(_NOT_PROSE.findall(body)) >= 0.97 * len(body)
 
 
 def _outside_fences(text: str) -> list[tuple[int, str]]:
@@ -144,14 +171,17 @@ def _pair_spans(
     """The quotations opened by ``opener``; adds the position of each closer used to ``closed``."""
     spans: list[tuple[int, int]] = []
     open_at = last_close = -1
+    line_end = -1  # the first line break at or after the last unclosed quote (or len(text))
     for pos, ch in [*events, (len(text), "\n")]:  # a final break ends what is still open
         if ch[0] == "\n" or (ch == opener and pos not in closed and _opens(text, pos)):
             if open_at >= 0 and last_close >= 0:
                 spans.append((open_at, last_close + 1))
                 closed.add(last_close)
             elif open_at >= 0:  # unclosed: to the end of its line
-                line_end = text.find("\n", open_at)
-                spans.append((open_at, len(text) if line_end < 0 else line_end))
+                if line_end < open_at:  # searched again only past the last break found: linear
+                    line_end = text.find("\n", open_at)
+                    line_end = len(text) if line_end < 0 else line_end
+                spans.append((open_at, line_end))
             open_at = -1 if ch[0] == "\n" else pos
             last_close = -1
         elif open_at >= 0 and ch in closers and _closes(text, pos):
@@ -213,36 +243,51 @@ def _reads_as_article(tokens: list[str], k: int) -> bool:
     return True
 
 
-def _variables(tokens: list[str]) -> list[bool]:
-    """Which tokens are one-letter variables or labels ("x", "b.", "(a)"; "I" and articles not)."""
-    out: list[bool] = []
-    for k, token in enumerate(tokens):
-        word = _bare(token)[1]
-        single = len(word) == 1 and word.isalpha() and word != "I"
-        out.append(single and not (word in ("a", "A") and _reads_as_article(tokens, k)))
-    return out
+def _negates(token: str) -> bool:
+    word = _bare(token)[1].lower()
+    return word in _NEGATIONS or word.endswith(("n't", "n’t"))
 
 
 def _line_candidates(line: str, pos: int, mask: bytearray) -> list[tuple[int, int, int]]:
     """(tier, start, end) of the droppable words of one prose line starting at offset ``pos``."""
+    # Most tokens are not on the list: a regex finds the ones that are, and only those (and their
+    # neighbours, for the variable and article rules) are looked at in Python.
+    if _LISTED.search(line) is None:
+        return []
     matches = list(_WORD.finditer(line))
     tokens = [m.group() for m in matches]
-    variable = _variables(tokens)
+    starts = [m.start() for m in matches]
+    memo: dict[int, bool] = {}
+
+    def variable(k: int) -> bool:
+        if k < 0 or k >= len(tokens):
+            return False
+        if k not in memo:
+            word = _bare(tokens[k])[1]
+            single = len(word) == 1 and word.isalpha() and word != "I"
+            memo[k] = single and not (word in ("a", "A") and _reads_as_article(tokens, k))
+        return memo[k]
+
     out: list[tuple[int, int, int]] = []
-    for k, m in enumerate(matches):
+    for listed in _LISTED.finditer(line):
+        k = bisect.bisect_left(starts, listed.start())
         lead, word, trail = _bare(tokens[k])
-        tier = _TIER_OF.get(word)
-        if tier is None or (lead and trail):  # "(a)", "[the]": a label or a mention, not filler
+        tier = _TIER_OF[word]
+        if lead and trail:  # "(a)", "[the]": a label or a mention, not filler
             continue
-        if (k > 0 and variable[k - 1]) or (k + 1 < len(tokens) and variable[k + 1]):
+        if variable(k - 1) or variable(k + 1):
             continue
-        if word == "a" and variable[k]:
+        if word == "a" and variable(k):
             continue
-        start = pos + m.start() + lead
+        start = pos + starts[k] + lead
         end = start + len(word)
         if mask.find(1, start, end) >= 0:
             continue
         if word in _ARTICLES and _NAME_OR_NUMBER.match(line, end - pos):
+            continue
+        if word in ("a", "an") and k + 1 < len(tokens) and _bare(tokens[k + 1])[1].lower() in _QUANTITY_WORDS:
+            continue
+        if tier == 0 and k > 0 and _negates(tokens[k - 1]):
             continue
         out.append((tier, start, end))
     return out
