@@ -27,6 +27,7 @@ never span a code fence line (that would unbalance the fences).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -84,6 +85,16 @@ def _pays(lines: list[str], start: int, end: int, marker: str) -> bool:
     return count_text(f"{head}\n{marker}\n{tail}") < old
 
 
+def _next_fence(lines: list[str]) -> list[int]:
+    """For each index ``i`` (and ``len(lines)``), the first fence line at or after ``i``, or
+    ``len(lines)``."""
+    n = len(lines)
+    out = [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        out[i] = i if _FENCE.match(lines[i]) else out[i + 1]
+    return out
+
+
 class Dedup:
     """Whole-text duplicates (``dedup``) and repeated line blocks (``dedup_blocks``)."""
 
@@ -127,6 +138,11 @@ class Dedup:
         where = state.where
         base = len(glines)
         local: dict[str, list[int]] = {}
+        # A block never runs into a fence line: the first fence line at or after each line.
+        fence_after = _next_fence(cur) if "```" in text or "~~~" in text else None
+        # Characters up to each line (line break included), to bound a block's middle in O(1);
+        # built on the first line that has a candidate (most texts have none).
+        upto: list[int] = []
         out: list[str] = []
         changed = False
         i = 0
@@ -136,12 +152,22 @@ class Dedup:
             if len(line.strip()) >= self.significant_chars:
                 cands = list(where.get(line, ()))
                 cands.extend(base + k for k in local.get(line, ())[-_MAX_CANDIDATES:])
+                limit = n - i if fence_after is None else fence_after[i + 1] - i
+                if cands and not upto:
+                    upto = list(itertools.accumulate((len(x) + 1 for x in cur), initial=0))
                 for p in cands:
+                    # The longest block this candidate could give: the rest of the text, and for a
+                    # match earlier in this text, no further than where the block itself starts.
+                    # One that cannot beat the best so far, or whose middle would be too short to
+                    # fold, is not walked: repeated short lines offer many such candidates.
+                    most = min(limit, base + i - p)
+                    if most <= best_len or upto[i + most - 1] - upto[i + 1] < self.min_block_chars:
+                        continue
                     k = 1
-                    while i + k < n and not _FENCE.match(cur[i + k]):
+                    while k < most:
                         q = p + k
                         src = glines[q] if q < base else cur[q - base]
-                        if q >= base + i or src != cur[i + k]:
+                        if src != cur[i + k]:
                             break
                         k += 1
                     best_len = max(best_len, k)
