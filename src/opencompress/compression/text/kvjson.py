@@ -1,4 +1,4 @@
-"""Find a large key→value JSON object inside a message and keep only the pairs a question names.
+"""Find a large key→value JSON lookup table inside a message and keep only the pairs a question names.
 
 Key-value retrieval prompts ("here is a JSON object of 75 ids, what is the value of key X") are the
 worst case for generic compressors (random ids do not compress) and the best case for selection:
@@ -142,13 +142,45 @@ def _mentioned(s: str, query: str) -> bool:
     return False
 
 
+_WORD_RUN = re.compile(r"[^\W_]+")
+
+
+def _shape(s: str) -> str | None:
+    """The shape of an id: its separators with each run of letters and digits as one ``w``
+    (a UUID is ``w-w-w-w-w``, ``user-0042`` is ``w-w``); ``None`` when it has no digit, as
+    ``db_host`` or ``log_level`` have none."""
+    if not any(c.isdigit() for c in s):
+        return None
+    return _WORD_RUN.sub("w", s)
+
+
+def _one_shape(strings: list[Any]) -> bool:
+    """All strings, all ids of one shape: the column of a lookup table."""
+    shapes = {_shape(s) if isinstance(s, str) else None for s in strings}
+    return len(shapes) == 1 and None not in shapes
+
+
+def lookup_table(obj: dict[str, Any]) -> bool:
+    """A table to look an id up in (kv75's UUID → UUID object): its keys are ids of one shape.
+
+    Only such an object may be cut to the pairs a question names. A configuration object
+    (``{"db_host": …, "db_pool_size": …, "notes": …}``) is one record whose other fields explain
+    the named one: a question naming its ``db_host`` value needs the pool size and the notes too."""
+    return _one_shape(list(obj))
+
+
 def matching_keys(obj: dict[str, Any], query: str) -> list[str]:
-    """Keys whose key, or whose scalar value, the query names exactly (identifier-like only)."""
+    """Keys of a lookup table (:func:`lookup_table`) that the query names exactly, or whose value
+    it names when the values are ids of one shape too (a reverse lookup). ``[]`` for any other
+    object, and for a plain word ("name"): only identifier-like strings are matched."""
+    if not lookup_table(obj):
+        return []
+    values = _one_shape(list(obj.values()))
     hits: list[str] = []
     for key, value in obj.items():
         if _identifier_like(key) and _mentioned(key, query):
             hits.append(key)
-        elif isinstance(value, str) and _identifier_like(value) and _mentioned(value, query):
+        elif values and _identifier_like(value) and _mentioned(value, query):
             hits.append(key)
     return hits
 
