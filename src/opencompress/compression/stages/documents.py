@@ -3,8 +3,9 @@
 Within the current turn (see :mod:`opencompress.compression.text.turn`), a message of at least
 ``min_tokens`` (estimated as characters / 4; no tokenizer in the hot path) that holds
 
-* a large key→value JSON object whose key or value the question names exactly: only the named
-  pair(s) are kept, the object is re-serialised as valid JSON with equal values;
+* a large key→value JSON lookup table (keys that are ids of one shape, as kv75's UUIDs) whose key
+  or id value the question names exactly: only the named pair(s) are kept, copied byte for byte
+  into valid JSON. Any other object (a configuration, a record) is kept whole;
 * a JSON list of retrieved passages (``[{"title", "content"}, ...]``, ``{"results": [...]}``):
   whole records are kept by BM25 within ``keep_ratio``, copied byte for byte
   (:mod:`opencompress.compression.text.jsonrecords`);
@@ -16,7 +17,8 @@ Within the current turn (see :mod:`opencompress.compression.text.turn`), a messa
 Where the documents sit: a system/developer/user message of the current turn, a tool result that
 is a retrieval tool's answer (JSON records or a numbered or tagged collection of prose), or the question's own
 message (one user message holding instruction, documents and question, the commonest RAG shape).
-In that last case the question is the text outside the documents: it is what the documents are
+In that last case the question is the text outside the documents that reads as a question, after
+the documents when anything is asked there, else before them: it is what the documents are
 ranked against, and it is never touched.
 
 The instruction text around the documents is never touched, kept text is copied verbatim (numbers
@@ -35,7 +37,13 @@ from opencompress.compression.text.jsonrecords import find_records, select_recor
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import QUESTION_LABEL, Segment, split_documents
 from opencompress.compression.text.selection import select_sentences
-from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, question_blocks
+from opencompress.compression.text.turn import (
+    edit_current,
+    edit_question,
+    last_user_index,
+    question_blocks,
+    texts_of,
+)
 
 CHARS_PER_TOKEN = 4
 
@@ -49,13 +57,23 @@ _WHOLE_CONTEXT_TASK = re.compile(
 )
 
 
-_QUESTION_LINE = re.compile(
+_ASKS = re.compile(
     r"^\s*"
     + QUESTION_LABEL
     + r"|\b(?:question|query)\s*:\s*\S"  # "Answer the question: …": labelled, whatever its wording
-    + r"|\?\s*$|(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b",
+    + r"|\?\s*$",
     re.I,
 )
+_QUESTION_WORD = re.compile(r"(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I)
+
+
+def _reads_as_question(line: str) -> bool:
+    """A labelled question, a line ending in "?", or one opening with a question word that does not
+    end like a statement or an announcement: "who got the first nobel prize" is a question,
+    "Instructions: what follows are search results." and "What follows:" are not."""
+    if _ASKS.search(line):
+        return True
+    return _QUESTION_WORD.search(line) is not None and not line.rstrip().endswith((".", ":", ";", "!"))
 
 
 class DocumentSelection:
@@ -178,13 +196,39 @@ def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dic
     """The question message's texts that hold documents (with them), and the question: the
     lines of the message's text outside its documents that read as one. ``({}, query)`` when
     it holds no documents."""
-    found, outside = question_blocks(message, min_chars, split_documents)
+    found, _ = question_blocks(message, min_chars, split_documents)
     if not found:
         return {}, query
     # Only a line that reads as the question counts: the instruction's own words ("search results",
     # "irrelevant") would rank documents too, and without such a line the question may sit inside
     # what looks like the last document, where selection could cut it. Then the message is left whole.
-    asked = [ln for ln in outside.split("\n") if _QUESTION_LINE.search(ln)]
+    # The question is what is asked after the documents; only when nothing is asked there does a
+    # question before them count ("Question: …" first, then the sources). An instruction line
+    # before the documents that happens to ask something is never the query when one follows them.
+    before, after = _outside_lines(texts_of(message), found)
+    asked = [ln for ln in after if _reads_as_question(ln)] or [ln for ln in before if _reads_as_question(ln)]
     if not asked:
         return {}, ""
     return found, "\n".join(asked)
+
+
+def _outside_lines(texts: list[str], found: dict[str, list[Segment]]) -> tuple[list[str], list[str]]:
+    """The non-empty lines outside the documents of the message's ``texts``: those before or between
+    documents, and those after the last document."""
+    pieces: list[tuple[str, bool]] = []  # (text, is a document), in message order
+    for t in texts:
+        segs = found.get(t)
+        if not segs:
+            pieces.append((t, False))
+            continue
+        cursor = 0
+        for seg in segs:
+            pieces += [(t[cursor : seg.start], False), ("", True)]
+            cursor = seg.end
+        pieces.append((t[cursor:], False))
+    last_doc = max(i for i, (_, is_doc) in enumerate(pieces) if is_doc)
+
+    def lines(part: list[tuple[str, bool]]) -> list[str]:
+        return [ln.strip() for p, is_doc in part if not is_doc for ln in p.split("\n") if ln.strip()]
+
+    return lines(pieces[:last_doc]), lines(pieces[last_doc + 1 :])

@@ -4,13 +4,18 @@ Recognised layouts, strongest signal first:
 
 1. numbered or tagged blocks: ``Document [3](Title: …)``, ``Passage 2:``, ``[4] …``,
    ``<document index="1">…</document>``;
-2. markdown sections (``## heading`` followed by prose);
+2. markdown sections (``## heading`` followed by prose): those under a heading that names the
+   collection ("# Context"), except any that gives a rule; without such a heading, all of them
+   after a context cue, and only when none gives a rule ("## Language\nAlways answer in French"):
+   then they are a structured system prompt, kept whole;
 3. blank-line separated prose paragraphs, only when the surrounding instruction names them as
    context ("documents", "passages", "context", "search results", …): a long system prompt made of
    instruction paragraphs must never be mistaken for a pile of retrievable documents.
 
-Everything that is not a document (the instruction before, a trailing question after) is returned
-as "instruction" by omission and must be kept verbatim by callers."""
+Everything that is not a document is returned as "instruction" by omission and must be kept
+verbatim by callers: the instruction before, and after the last document the question or a
+closing instruction ("If the context does not contain the answer, reply UNKNOWN"), whether it
+follows a blank line or sits directly under the document."""
 
 from __future__ import annotations
 
@@ -38,10 +43,11 @@ _NUMBERED = re.compile(
     r"[ \t]*:?[ \t]*(?:Title:[^\n]{0,300}\n)?",
     re.M | re.I,
 )
-_TAGGED = re.compile(
-    r"<(document|doc|passage|source|context|search_result|result)\b[^>]{0,300}>(.*?)</\1>[ \t]*\n?",
-    re.S | re.I,
-)
+_TAG_OPEN = re.compile(r"<(document|doc|passage|source|context|search_result|result)\b[^>]{0,300}>", re.I)
+"""An opening tag. Its closing tag is looked up with a plain search and the answer remembered:
+``<(tag)…>(.*?)</\\1>`` scanned to the text's end again from each unclosed opening, which took
+2.4 s on 224 KB of ``<source …>`` tags that are never closed."""
+_TAG_TAIL = re.compile(r"[ \t]*\n?")
 _HEADING = re.compile(r"^#{1,6}[ \t]+\S[^\n]*\n", re.M)
 _PARAGRAPH_BREAK = re.compile(r"\r?\n[ \t\r]*\n\s*")
 _CONTEXT_NOUN = (
@@ -52,21 +58,62 @@ _CONTEXT_NOUN = (
 _CONTEXT_CUE = re.compile(
     r"\b(?:following|below|provided|given|these|retrieved|relevant|attached)\s+(?:[a-z-]+\s+){0,2}"
     + _CONTEXT_NOUN
-    + r"\b|^\s*"
+    + r"\b|^[^\S\n]*"
     + _CONTEXT_NOUN
-    + r"\s*:"
+    + r"[^\S\n]*:"
     + r"|^#{1,6}[ \t]+(?:[a-z-]+[ \t]+){0,2}"
     + _CONTEXT_NOUN
     + r"[ \t]*:?[ \t]*$",
     re.I | re.M,
 )
 _ADDRESSED = re.compile(r"\b(?:you|your)\b", re.I)
+# Line starts are matched with [^\S\n]*, never \s*: \s spans newlines, so each line start of a run of
+# blank (or no-break-space) lines rescanned the rest of the run, quadratic in its length.
 _CODE_HINT = re.compile(
-    r"```|^\s{4,}\S|^[^\n]{0,120}[{};][ \t]*$|^\s*[$>#] |^\s*(?:def|class|import|return)\b[^\n]*[:(]", re.M
+    r"```|^[^\S\n]{4,}\S|^[^\n]{0,120}[{};][ \t]*$|^[^\S\n]*[$>#] "
+    r"|^[^\S\n]*(?:def|class|import|return)\b[^\n]*[:(]",
+    re.M,
 )
 QUESTION_LABEL = r"(?:question|query|q)\s*:"
 """How a labelled question starts ("Question:", "Q:"): such a tail is never part of a document."""
 _QUESTION_START = re.compile(r"\s*" + QUESTION_LABEL, re.I)
+_LABELLED_LINE = re.compile(r"\n(?=" + QUESTION_LABEL + ")", re.I)
+_COLLECTION_HEADING = re.compile(
+    r"#{1,6}[ \t]+(?:[a-z-]+[ \t]+){0,2}" + _CONTEXT_NOUN + r"[ \t]*:?[ \t]*\n", re.I
+)
+"""A heading that names the collection ("# Context", "## Search results"): the sections under it
+are the documents; any other section of the message is the instruction's own."""
+_RULE_VERB = (
+    r"(?:reply|respond|answer|say|stop|refuse|escalate|ask|tell|output|return|write|cite|do not|don't)"
+)
+_INSTRUCTS = re.compile(
+    r"(?:^|[.!?][^\S\n]+|\n[^\S\n]*(?:[-*\u2022][^\S\n]+)?)(?:"
+    # "Always answer in French", "Never reveal…": not a title such as "Always on My Mind"
+    r"(?:always|never|please)[^\S\n]+(?!(?:on|in|at|of|by|for|to|the|a|an|be|and|my|me|you|your)\b)(?-i:[a-z])"
+    # "Answer strictly from…", "Do not guess": not "Do Not Disturb is a film" nor "Answer: …"
+    r"|(?:do not|don't|make sure|ensure that|answer|reply|respond|refuse|cite|avoid|follow)"
+    r"[^\S\n]+(?-i:[a-z])"
+    r"(?![^.!?\n]{0,60}\b(?:is|was|are|were)\b)"
+    r"|you (?:must|should|shall|need to|have to)\b"
+    # "If the customer mentions a lawyer, stop answering and reply only with …"
+    r"|if [^.!?\n]{1,200}?,[^\S\n]*(?:(?:always|never|please|only|just|then|simply)[^\S\n]+)?"
+    + _RULE_VERB
+    + r"\b)",
+    re.I,
+)
+"""A sentence or line that tells the reader what to do. Measured on the dev split: no sentence of
+the 13,000 NQ-20 and SQuAD passages matches, while system prompts' rules do."""
+_ABOUT_CONTEXT = re.compile(
+    r"\b(?:the|these|those|this)[ \t]+(?:(?:provided|given|retrieved|following|above)[ \t]+)?"
+    + _CONTEXT_NOUN
+    + r"[ \t]+(?:above|below|provided|given)\b"
+    + r"|\b(?:the|these|this)[ \t]+(?:provided|given|retrieved|above)[ \t]+"
+    + _CONTEXT_NOUN
+    + r"\b|\b(?:the|this)[ \t]+context\b(?![ \t]+of\b)",
+    re.I,
+)
+"""Text that talks about the context ("the documents above", "If the context does not contain…"):
+after the documents, that is the instruction's closing part, never a retrieved passage."""
 _MIN_PARAGRAPH = 120  # shorter paragraphs (titles, bylines) attach to the next one
 _MIN_PASSAGE = 150
 
@@ -93,16 +140,64 @@ def _is_passage(chunk: str) -> bool:
     return len(chunk) >= _MIN_PASSAGE and _is_prose(chunk)
 
 
-def _trailing_instruction(text: str, seg: Segment) -> Segment:
-    """The last document may be followed by the question or a closing instruction after a blank
-    line; give that tail back to the instruction when it is clearly shorter than the document, or
-    whatever its length when it starts like a question ("Question:", "Q:")."""
-    body = text[seg.body_start : seg.body_end]
+def instructs(chunk: str) -> bool:
+    """The chunk gives the reader a rule ("Always answer in French", "If …, reply only …")."""
+    return _INSTRUCTS.search(chunk) is not None
+
+
+def _closes(chunk: str) -> bool:
+    """Text after the documents that belongs to the instruction: a question, a rule, or words
+    about the context itself ("Answer only from the passages above")."""
+    return (
+        _QUESTION_START.match(chunk) is not None
+        or chunk.rstrip().endswith("?")
+        or instructs(chunk)
+        or _ABOUT_CONTEXT.search(chunk) is not None
+    )
+
+
+def _tail_start(body: str, one_line: bool) -> int:
+    """Where the instruction after the last document starts inside its body, or -1.
+
+    After a blank line: a tail clearly shorter than the document, or one that reads as a question
+    or a closing instruction, whatever its length. Directly under the document: every line after
+    the first when the other documents are one line each (``one_line``); otherwise from the last
+    line labelled as a question ("Question: …", with what follows it), or a last line shorter than
+    the rest that reads as a question or a closing instruction."""
+    if _QUESTION_START.match(body):  # no document at all: a marker with the question under it
+        return 0
     cut = body.rfind("\n\n")
-    if cut <= 0 or (len(body) - cut >= cut and not _QUESTION_START.match(body, cut + 2)):
-        return seg
-    new_end = _rstrip_end(text, seg.body_start, seg.body_start + cut)
-    return Segment(seg.start, seg.body_start, new_end, seg.body_start + cut + 2)
+    if cut > 0 and (len(body) - cut < cut or _closes(body[cut + 2 :])):
+        return cut + 2
+    lead = len(body) - len(body.lstrip())  # a heading's body starts with its line break
+    nl = body.find("\n", lead)
+    if nl < 0:
+        return -1
+    if one_line:
+        return nl + 1 if body[nl + 1 :].strip() else -1
+    labelled = [m.start() + 1 for m in _LABELLED_LINE.finditer(body, nl)]
+    if labelled:
+        return labelled[-1]
+    last = body.rfind("\n") + 1
+    # Shorter than what stays: in "[k] Title\nPassage…" the passage is the last line, never a tail.
+    return last if len(body) - last < last - lead and _closes(body[last:]) else -1
+
+
+def _trailing_instruction(text: str, segs: list[Segment], *, one_line: bool = False) -> list[Segment]:
+    """The last document may be followed by the question or a closing instruction: give that tail
+    back to the instruction (see :func:`_tail_start`), the whole document when it holds nothing
+    else. ``[]`` when fewer than :data:`MIN_DOCUMENTS` documents remain."""
+    seg = segs[-1]
+    cut = _tail_start(text[seg.body_start : seg.body_end], one_line)
+    if cut >= 0:
+        new_end = _rstrip_end(text, seg.body_start, seg.body_start + cut)
+        last = (
+            [Segment(seg.start, seg.body_start, new_end, seg.body_start + cut)]
+            if new_end > seg.body_start
+            else []
+        )
+        segs = [*segs[:-1], *last]
+    return segs if len(segs) >= MIN_DOCUMENTS else []
 
 
 def _numbered(text: str) -> list[Segment]:
@@ -113,33 +208,83 @@ def _numbered(text: str) -> list[Segment]:
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         segs.append(Segment(m.start(), m.end(), _rstrip_end(text, m.end(), end), end))
-    segs[-1] = _trailing_instruction(text, segs[-1])
-    return segs
+    one_line = all("\n" not in text[s.body_start : s.body_end] for s in segs[:-1])
+    return _trailing_instruction(text, segs, one_line=one_line)
 
 
 def _tagged(text: str) -> list[Segment]:
-    segs = [Segment(m.start(), m.start(2), m.end(2), m.end()) for m in _TAGGED.finditer(text)]
+    segs: list[Segment] = []
+    closes: dict[str, tuple[int, int]] = {}  # tag -> (searched from, first closing tag there or -1)
+    pos = 0
+    while (m := _TAG_OPEN.search(text, pos)) is not None:
+        tag = m.group(1).lower()
+        close = _closing_tag(text, tag, m.end(), closes)
+        if close < 0:
+            pos = m.start() + 1
+            continue
+        tail = _TAG_TAIL.match(text, close + len(tag) + 3)
+        end = tail.end() if tail else close + len(tag) + 3
+        segs.append(Segment(m.start(), m.end(), close, end))
+        pos = end
     return segs if len(segs) >= MIN_DOCUMENTS else []
+
+
+def _closing_tag(text: str, tag: str, start: int, memo: dict[str, tuple[int, int]]) -> int:
+    """Position of the first ``</tag>`` (any case) at or after ``start``, or -1. The last search's
+    answer stays valid for any later start up to what it found, so each tag's closings are
+    scanned about once however many openings go unclosed."""
+    searched, found = memo.get(tag, (-1, -1))
+    if 0 <= searched <= start and (found < 0 or found >= start):
+        return found
+    m = re.compile("</" + tag + ">", re.I).search(text, start)
+    found = m.start() if m else -1
+    memo[tag] = (start, found)
+    return found
 
 
 def _headings(text: str) -> list[Segment]:
     raw = list(_HEADING.finditer(text))
     ends = [raw[i + 1].start() if i + 1 < len(raw) else len(text) for i in range(len(raw))]
+    sections = list(zip(raw, ends, strict=True))
+    collection = next(
+        (i for i, (m, _) in enumerate(sections) if _COLLECTION_HEADING.match(text, m.start())), -1
+    )
+    if collection >= 0:
+        # Only the sections under "# Context" are documents: the next ones of its sections' level
+        # or deeper. A rule among them stays instruction, whole.
+        under = sections[collection + 1 :]
+        level = _level(under[0][0].group()) if under else 0
+        stop = next((i for i, (m, _) in enumerate(under) if _level(m.group()) < level), len(under))
+        candidates = [(m, e) for m, e in under[:stop] if not instructs(text[m.end() : e])]
+    else:
+        candidates = sections
     # A heading directly followed by another one ("# Context" above "## Title") titles the
     # collection or a group of documents: it stays instruction text between the documents.
-    marks = [(m, end) for m, end in zip(raw, ends, strict=True) if text[m.end() : end].strip()]
+    marks = [(m, end) for m, end in candidates if text[m.end() : end].strip()]
+    # Sections after the documents that ask the question or close the instruction
+    # ("## Question\nWhen …?", "## Notes\nAnswer only from the passages above.") are the prompt's own.
+    while marks and _closes(text[marks[-1][0].end() : marks[-1][1]]):
+        marks.pop()
     if len(marks) < MIN_DOCUMENTS:
         return []
+    if collection < 0:
+        # Without a heading naming the collection, sections under a context cue may still be a
+        # structured system prompt: a rule among them means they are the prompt's own sections.
+        if not _CONTEXT_CUE.search(text, 0, marks[0][0].start() + 300):
+            return []
+        if any(instructs(text[m.end() : e]) for m, e in marks):
+            return []
     segs: list[Segment] = []
     for m, end in marks:
         body_end = _rstrip_end(text, m.end(), end)
         if not _is_prose(text[m.end() : body_end]):
             return []
         segs.append(Segment(m.start(), m.end(), body_end, end))
-    if not _CONTEXT_CUE.search(text, 0, marks[0][0].start() + 300):
-        return []
-    segs[-1] = _trailing_instruction(text, segs[-1])
-    return segs
+    return _trailing_instruction(text, segs)
+
+
+def _level(heading: str) -> int:
+    return len(heading) - len(heading.lstrip("#"))
 
 
 def _paragraphs(text: str) -> list[Segment]:
@@ -161,9 +306,21 @@ def _paragraphs(text: str) -> list[Segment]:
         first_end = line_end + 1
     if first_end > 1500 or not _CONTEXT_CUE.search(text, 0, first_end) or not _is_prose(text[:first_end], 0):
         return []
+    # Paragraphs that give rules or talk about the context after the passages ("If the context does
+    # not contain the answer, reply UNKNOWN") close the instruction; rules right after the first
+    # paragraph continue it. A rule between passages: this is not a pile of retrieved passages.
+    body = spans[1:]
+    stop = len(body)
+    while stop > 0 and _closes(text[body[stop - 1][0] : body[stop - 1][1]]):
+        stop -= 1
+    lead = 0
+    while lead < stop and instructs(text[body[lead][0] : body[lead][1]]):
+        lead += 1
+    if any(instructs(text[s:e]) for s, e in body[lead:stop]):
+        return []
     merged: list[tuple[int, int]] = []
     pending: int | None = None
-    for s, e in spans[1:]:
+    for s, e in body[lead:stop]:
         start = s if pending is None else pending
         if _rstrip_end(text, s, e) - s < _MIN_PARAGRAPH:
             pending = start
@@ -188,7 +345,7 @@ def _paragraphs(text: str) -> list[Segment]:
     # "You've Got a Friend in Me" may, which is why one such paragraph in four is tolerated).
     if 4 * addressed > len(segs):
         return []
-    return segs
+    return _trailing_instruction(text, segs)
 
 
 def announces_context(text: str) -> bool:
@@ -211,8 +368,12 @@ def split_documents(text: str, *, marked_only: bool = False) -> list[Segment]:
                 prose = sum(_is_passage(text[s.body_start : s.body_end]) for s in segs)
                 return segs if 2 * prose > len(segs) else []
         return []
-    for finder in (_tagged, _numbered, _headings, _paragraphs):
+    for finder in (_tagged, _numbered):
         segs = finder(text)
         if segs:
             return segs
-    return []
+    # Markdown sections are documents or not as a whole (see _headings): read as paragraphs, a
+    # prompt's rule sections would just be set aside and its knowledge sections selected.
+    if len(_HEADING.findall(text)) >= MIN_DOCUMENTS:
+        return _headings(text)
+    return _paragraphs(text)
