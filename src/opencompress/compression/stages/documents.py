@@ -36,7 +36,7 @@ from opencompress.compression.text.bm25 import query_terms
 from opencompress.compression.text.jsonrecords import find_records, select_records
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import QUESTION_LABEL, Segment, split_documents
-from opencompress.compression.text.selection import select_sentences
+from opencompress.compression.text.selection import WHOLE_CONTEXT_TASK, select_sentences
 from opencompress.compression.text.turn import (
     edit_current,
     edit_question,
@@ -46,16 +46,6 @@ from opencompress.compression.text.turn import (
 )
 
 CHARS_PER_TOKEN = 4
-
-# A task about the whole context has no part to select: cutting documents would change the answer.
-_WHOLE_CONTEXT_TASK = re.compile(
-    r"\b(?:summari[sz]\w*|summary|translat\w*|rewrite|rephrase|paraphras\w*|proofread\w*|"
-    r"compar\w*|contrast\w*|overview|outline|tl;?dr|"
-    r"(?:each|every|all)(?: of)?(?: the| these| those)?(?: \w+)? (?:documents?|passages?|sources?|articles?|"
-    r"results?|excerpts?|snippets?|paragraphs?|texts?|chunks?))\b",
-    re.I,
-)
-
 
 _ASKS = re.compile(
     r"^\s*"
@@ -149,7 +139,7 @@ class _Selector:
     def whole_context(self) -> bool:
         """The question asks about the whole context: nothing may be selected away."""
         if self._whole is None:
-            self._whole = _WHOLE_CONTEXT_TASK.search(self.query) is not None
+            self._whole = WHOLE_CONTEXT_TASK.search(self.query) is not None
         return self._whole
 
     @property

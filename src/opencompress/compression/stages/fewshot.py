@@ -28,9 +28,9 @@ import re
 from collections.abc import Sequence
 
 from opencompress.compression.base import Message, StageContext
-from opencompress.compression.stages.documents import _WHOLE_CONTEXT_TASK as WHOLE_CONTEXT_TASK
 from opencompress.compression.text.bm25 import BM25, index_terms, query_terms, rank
 from opencompress.compression.text.demos import Blocks, Demo, carries_label, find_blocks
+from opencompress.compression.text.selection import WHOLE_CONTEXT_TASK
 from opencompress.compression.text.turn import edit_current, edit_question, last_user_index, question_blocks
 
 CHARS_PER_TOKEN = 4

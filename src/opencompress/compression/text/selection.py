@@ -22,6 +22,17 @@ from opencompress.compression.text.bm25 import BM25, index_terms
 from opencompress.compression.text.segments import Segment
 from opencompress.compression.text.sentences import sentence_spans
 
+WHOLE_CONTEXT_TASK = re.compile(
+    r"\b(?:summari[sz]\w*|summary|translat\w*|rewrite|rephrase|paraphras\w*|proofread\w*|"
+    r"compar\w*|contrast\w*|overview|outline|tl;?dr|"
+    r"(?:each|every|all)(?: of)?(?: the| these| those)?(?: \w+)? (?:documents?|passages?|sources?|articles?|"
+    r"results?|excerpts?|snippets?|paragraphs?|texts?|chunks?))\b",
+    re.I,
+)
+"""A task about the whole context (summarise, translate, compare, each of the documents…) has no
+part to select: cutting documents, sentences or demonstrations would change the answer."""
+
+
 # The document's own marker ("Document [3]", "[4]", "Passage 2:", "<document index="1">") says
 # where it sits, not what it is about: a question's "2" or "first" must not match the second
 # document's number. The title after the marker is content and stays.
