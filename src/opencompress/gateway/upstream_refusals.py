@@ -35,7 +35,8 @@ log = logging.getLogger("opencompress.upstream")
 _OPERATOR_DETAILS = re.compile(rb"\b((?:sk|gsk|xai|pplx|nvapi|org|proj)[-_])[A-Za-z0-9*_-]{3,}")
 """Key and account id fragments as providers quote them: OpenAI, OpenRouter, Anthropic and
 DeepSeek keys (``sk-``), Groq's (``gsk_``), xAI's, Perplexity's, NVIDIA's, organization and project ids."""
-_BEARER = re.compile(rb"(?i)\b(bearer\s+)[^\s\"',;]+")
+_BEARER = re.compile(rb"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+"""A bearer credential quoted back (8+ token characters, so "the bearer token is invalid" stays)."""
 
 
 class Scrubber:
