@@ -62,6 +62,13 @@ def _has_protect_markers(messages: list[dict[str, Any]]) -> bool:
     return False
 
 
+def _original_as_sent(messages: list[dict[str, Any]], tokens: int) -> tuple[list[dict[str, Any]], int]:
+    """The original to forward instead of a compressed form, and its token count: ``messages``
+    themselves (counted as ``tokens``) unless markers had to be removed."""
+    unmarked = _unmarked(messages)
+    return (messages, tokens) if unmarked is messages else (unmarked, count_messages(unmarked))
+
+
 def _unmarked(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``messages`` without ``<occ:protect>`` markers, the way the pipeline strips them. Whenever the
     original is forwarded instead of the compressed form (compression failed, or it came out
@@ -102,20 +109,14 @@ def compress_and_count(
         compressed_tokens = count_messages(result.messages)
     except Exception:  # noqa: BLE001 - fail-open: forward the original prompt, flag it in a header
         log.warning("compression failed; forwarding uncompressed", exc_info=True)
-        unmarked = _unmarked(messages)
-        return outcome(
-            "failed", unmarked, original_tokens if unmarked is messages else count_messages(unmarked)
-        )
+        return outcome("failed", *_original_as_sent(messages, original_tokens))
     status = "off" if level == "off" else "ok"
     if "pipeline" in result.stages_failed:  # compress() is fail-open itself: it never raises
         status = "failed"
     if compressed_tokens > original_tokens:  # never pay more than the original would cost
-        unmarked = _unmarked(messages)
-        if unmarked is messages:
-            return outcome(status, messages, original_tokens)
-        unmarked_tokens = count_messages(unmarked)
-        if compressed_tokens > unmarked_tokens:
-            return outcome(status, unmarked, unmarked_tokens)
+        plain, plain_tokens = _original_as_sent(messages, original_tokens)
+        if compressed_tokens > plain_tokens:
+            return outcome(status, plain, plain_tokens)
     sent = result.messages
     if result.stages_failed and _has_protect_markers(sent):  # the pipeline passed them through
         sent = _unmarked(sent)

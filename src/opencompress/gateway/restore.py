@@ -11,7 +11,7 @@ Only used when a compression stage produced aliases; otherwise the relay skips i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,18 +23,16 @@ _FUNCTION_CALL = -1
 """The tool index under which the legacy ``function_call``'s arguments are restored."""
 
 
-def _arguments_of(part: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+def _arguments_of(part: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(tool index, function object) for every call in a delta or message that has string
     arguments: its ``tool_calls`` and its legacy ``function_call``."""
-    found: list[tuple[int, dict[str, Any]]] = []
     for call in part.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            found.append((call.get("index", 0), function))
+            yield call.get("index", 0), function
     legacy = part.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
-        found.append((_FUNCTION_CALL, legacy))
-    return found
+        yield _FUNCTION_CALL, legacy
 
 
 def _make(aliases: Mapping[str, str], *, json_escaped: bool = False) -> AliasRestorer:

@@ -40,7 +40,7 @@ from typing import Any
 
 from opencompress.errors import UpstreamError
 from opencompress.gateway.restore import TEXT_FIELDS, ResponseRestorer
-from opencompress.gateway.upstream_refusals import Scrubber
+from opencompress.gateway.upstream_refusals import Scrubber, error_said
 from opencompress.tokens import count_text
 from opencompress.upstream.client import UpstreamResponse
 from opencompress.wire.sse import DONE, DONE_EVENT, KEEPALIVE_EVENT, SSEDecoder, SSEEvent, encode_data
@@ -127,13 +127,17 @@ def collect_text(part: Any, sink: list[str]) -> None:
         value = part.get(key)
         if isinstance(value, str):
             sink.append(value)
-    functions = [
-        call.get("function") if isinstance(call, dict) else None for call in part.get("tool_calls") or ()
-    ]
-    functions.append(part.get("function_call"))  # the legacy form, answering ``functions``
-    for function in functions:
-        if isinstance(function, dict):
-            sink.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
+    for call in part.get("tool_calls") or ():
+        if isinstance(call, dict):
+            _collect_call(call.get("function"), sink)
+    _collect_call(part.get("function_call"), sink)  # the legacy form, answering ``functions``
+
+
+def _collect_call(function: Any, sink: list[str]) -> None:
+    if isinstance(function, dict):
+        for value in (function.get("name"), function.get("arguments")):
+            if isinstance(value, str):
+                sink.append(value)
 
 
 class ChatStreamRelay:
@@ -381,8 +385,9 @@ def _event_error_message(data: str) -> str:
 
 
 def _upstream_error_message(error: Any) -> str:
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return f"The upstream provider failed mid-stream: {error['message']}"
-    if isinstance(error, str):
-        return f"The upstream provider failed mid-stream: {error}"
-    return "The upstream provider failed mid-stream."
+    said = error_said(error)
+    return (
+        "The upstream provider failed mid-stream."
+        if said is None
+        else f"The upstream provider failed mid-stream: {said}"
+    )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import Any
 
 from opencompress.errors import OpenCompressError, UpstreamError, UpstreamStatusError
 
@@ -90,14 +91,20 @@ def refusal_for_client(exc: UpstreamStatusError, *, scrubber: Scrubber | None) -
     return UpstreamStatusError(exc.upstream_status, scrubbed, exc.content_type, headers=exc.extra_headers)
 
 
+def error_said(error: Any) -> str | None:
+    """What an upstream ``error`` value says: its ``message``, or the error itself when it is a
+    string (both forms occur in providers' error bodies and mid-stream error events)."""
+    said = error.get("message") if isinstance(error, dict) else error
+    return said if isinstance(said, str) else None
+
+
 def json_instead_of_stream(payload: bytes, *, scrubber: Scrubber | None) -> UpstreamError:
     """The error for a streaming request the upstream answered with the JSON ``payload``."""
     try:
-        error = json.loads(payload).get("error")
+        said = error_said(json.loads(payload).get("error"))
     except (ValueError, AttributeError):
-        error = None
-    said = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
-    if isinstance(said, str) and said.strip():
+        said = None
+    if said is not None and said.strip():
         shown = said if scrubber is None else scrubber.text(said)
         return UpstreamError(f"The upstream provider answered with an error: {shown[:500]}")
     return UpstreamError(
