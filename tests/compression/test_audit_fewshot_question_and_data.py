@@ -134,3 +134,34 @@ def test_a_question_word_around_blocks_in_the_question_message_keeps_them() -> N
     text = "Tell me which customer was the angriest in this chat:\n\n" + _transcript()
     messages = [{"role": "user", "content": text}]
     assert _stage(messages) is messages
+
+
+def _chat_examples(n: int = 12) -> str:
+    """Few-shot chat examples: User/Assistant pairs, a blank line between examples."""
+    return "\n\n".join(
+        f"User: Translate the word number {k} of the list, 'cat {k}', into French.\n"
+        f"Assistant: Le mot numéro {k} est 'chat {k}', a short and common word."
+        for k in range(n)
+    )
+
+
+def test_pasted_conversation_ending_on_the_user_keeps_every_turn() -> None:
+    """A pasted conversation (turns on consecutive lines) whose last "User:" line is the pending
+    question is one conversation, not examples: its earlier turns are what the question is about."""
+    for question in (
+        "How many orders have I asked about?",
+        "Summarize our conversation so far.",
+        "Did I thank you earlier?",
+    ):
+        text = "Here is our chat so far.\n\n" + _transcript() + f"\nUser: {question}\nAssistant:"
+        for level in ("balanced", "aggressive"):
+            out = _compress([{"role": "user", "content": text}], level)[0]["content"]
+            assert out.count("User: Hi") == 14, (question, level)
+
+
+def test_chat_examples_separated_by_blank_lines_are_still_few_shot() -> None:
+    real = "User: Translate the word number 99 of the list, 'cat 99', into French.\nAssistant:"
+    text = "Answer like the examples.\n\n" + _chat_examples() + "\n\n" + real
+    out = _compress([{"role": "user", "content": text}])[0]["content"]
+    assert out.endswith(real)
+    assert out.count("User: Translate") < 13

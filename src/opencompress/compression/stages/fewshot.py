@@ -19,8 +19,13 @@ few-shot; otherwise every block stays (see :func:`candidates`):
   transcript, and needs every row;
 * text around the blocks that asks about them (a question, a whole-context task such as
   "summarize", or an aggregate such as "how many", "count", "all", "every", "total") keeps them
-  all. The question block itself is not checked for aggregates: a new instance of the task
-  ("How many apples are left?") asks about its own content, not about the demonstrations."""
+  all;
+* "User:"/"Human:" blocks on consecutive lines are one pasted conversation, not examples: its
+  last "User:" line asks about the earlier turns ("How many orders have I asked about?"), so
+  every turn stays. Chat examples are told apart by the blank line between them.
+
+The question block itself is not checked for aggregates: a new instance of the task ("How many
+apples are left?") asks about its own content, not about the demonstrations."""
 
 from __future__ import annotations
 
@@ -47,6 +52,20 @@ _QUESTION_MARK = re.compile(r"\?[\s\"'*)\]]*$", re.M)
 # ("Tell me which customer was angriest:") asks about the blocks. Not checked in system prompts,
 # where "You are an assistant who…" is common and says nothing about the blocks.
 _QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
+# Labels of a conversation's turns rather than of a task's instances.
+_TURN_LABELS = frozenset({"user", "human"})
+
+
+def one_conversation(text: str, blocks: Blocks) -> bool:
+    """The blocks are the turns of one conversation: turn labels, and no blank line between two
+    blocks (examples are set apart from each other; a transcript runs on line by line)."""
+    if blocks.label not in _TURN_LABELS:
+        return False
+    for demo in blocks.demos[:-1]:
+        block = text[demo.start : demo.end]
+        if block[len(block.rstrip()) :].count("\n") < 2:
+            return True
+    return False
 
 
 def asks_about_blocks(text: str) -> bool:
@@ -61,6 +80,8 @@ def candidates(text: str, blocks: Blocks, *, holds_question: bool, query: str) -
     question. Otherwise ``query`` (the question's message) must have the blocks' shape."""
     around = text[: blocks.start] + "\n" + text[blocks.end :]
     if asks_about_blocks(around) or (holds_question and _QUESTION_WORD.search(around)):
+        return []
+    if one_conversation(text, blocks):
         return []
     if holds_question:
         return list(blocks.demos[:-1] if blocks.last_answered else blocks.demos)
