@@ -5,7 +5,10 @@ the messages before it and never on what comes after (prefix stability):
 
 * **whole texts** — a tool result or long user/system text identical to an earlier one becomes
   ``[… identical to the earlier result of tool call <id> …]`` (or to an earlier message, quoted by
-  its first line). Agents re-run the same command and re-open the same file all the time.
+  its first line). Agents re-run the same command and re-open the same file all the time. A
+  reference must name one text: when another earlier text has the same description (every ReAct
+  observation starts "Observation:", some frameworks reuse ``call_0``), it also quotes a line
+  found in no other of them, or the text stays as it is.
 * **line blocks** — a run of at least ``min_block_lines`` lines that already appeared, in the same
   order, earlier in the conversation (or earlier in the same text) keeps its first and last line and
   the middle becomes ``[… N lines repeated from above …]``. File views re-shown after an edit, the
@@ -39,6 +42,7 @@ _BOUNDARY = "\x00"  # separates texts in the line index; never equal to a real l
 _MAX_CANDIDATES = 6
 _SNIPPET = 60
 _CONTEXT = 64
+_MIN_QUOTED = 6
 
 
 @dataclass
@@ -48,9 +52,16 @@ class DedupState:
     texts: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     where: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    described: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Description → the distinct earlier texts it fits, to tell when it names more than one."""
 
     def copy(self) -> DedupState:
-        return DedupState(texts=dict(self.texts), lines=list(self.lines), where=dict(self.where))
+        return DedupState(
+            texts=dict(self.texts),
+            lines=list(self.lines),
+            where=dict(self.where),
+            described=dict(self.described),
+        )
 
 
 def whole_marker(label: str) -> str:
@@ -65,11 +76,25 @@ def describe(role: str, text: str, tool_call_id: str | None) -> str:
     """How a later duplicate refers to this text: by tool call id, else by its first line."""
     if tool_call_id:
         return f"the earlier result of tool call {tool_call_id}"
-    first = text.strip().split("\n", 1)[0].strip()
-    if len(first) > _SNIPPET:
-        first = first[:_SNIPPET].rstrip() + "…"
+    first = _snippet(text.strip().split("\n", 1)[0])
     who = role if role in ("user", "system", "tool", "assistant", "developer") else "earlier"
     return f'the earlier {who} message starting "{first}"'
+
+
+def _snippet(line: str) -> str:
+    line = line.strip()
+    return line[:_SNIPPET].rstrip() + "…" if len(line) > _SNIPPET else line
+
+
+def distinguish(label: str, text: str, others: tuple[str, ...]) -> str | None:
+    """``label`` made to name ``text`` alone among ``others`` (earlier texts with the same
+    description): it also quotes the first line of ``text`` that none of them contains. ``None``
+    when there is no such line (a back-reference would then be a guess)."""
+    for raw in text.split("\n"):
+        quoted = _snippet(raw).rstrip("…")
+        if len(quoted) >= _MIN_QUOTED and not any(quoted in other for other in others):
+            return f'{label} containing "{_snippet(raw)}"'
+    return None
 
 
 def _pays(lines: list[str], start: int, end: int, marker: str) -> bool:
@@ -124,6 +149,11 @@ class Dedup:
         label = state.texts.get(text)
         if label is None:
             return text
+        others = tuple(t for t in state.described.get(label, ()) if t != text)
+        if others:
+            label = distinguish(label, text, others)
+            if label is None:
+                return text
         marker = whole_marker(label)
         return marker if count_text(marker) < count_text(text) else text
 
@@ -198,6 +228,7 @@ class Dedup:
         """Record ``text`` (as the model will see its earlier occurrence) for later back-references."""
         if len(text) >= self.min_chars and text not in state.texts:
             state.texts[text] = label
+            state.described[label] = (*state.described.get(label, ()), text)
         glines = state.lines
         where = state.where
         for raw in text.split("\n"):
