@@ -52,3 +52,14 @@ def test_models_retrieve_accepts_what_the_gateway_bills(gateway: Gateway) -> Non
     }
     # unknown names are billed at the default price here, so they are usable; slashes are fine
     assert client.models.retrieve("acme/llm-9000").id == "acme/llm-9000"
+
+
+def test_models_retrieve_refuses_what_chat_refuses(gateway: Gateway) -> None:
+    """A name chat answers 400 for (too long, a control character) is not "available" either."""
+    client = gateway.client(gateway.seed(usd="1.00").key)
+    for name in ("m" * 300, "gpt\x01x"):
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model=name, messages=MESSAGES)  # type: ignore[arg-type]
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.models.retrieve(name)
+        assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]

@@ -137,6 +137,18 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def model_name_problem(model: str) -> str | None:
+    """Why ``model`` cannot be a model name, or ``None``: one rule for chat requests and
+    ``GET /v1/models/{id}``, so the catalog never calls a name available that chat refuses. A
+    control character (a NUL is refused by PostgreSQL's text columns) would leave the usage row
+    unwritable after the answer went out."""
+    if len(model) > MAX_MODEL_CHARS:
+        return f"must be at most {MAX_MODEL_CHARS} characters"
+    if _CONTROL.search(model):
+        return "must not contain control characters"
+    return None
+
+
 def _fail(message: str, param: str, code: str = "invalid_type") -> InvalidRequestError:
     return InvalidRequestError(message, code=code, param=param)
 
@@ -220,10 +232,9 @@ def parse_chat_body(
         raise _fail("Missing required parameter: 'model'.", "model", "missing_required_parameter")
     if not isinstance(model, str) or not model.strip():
         raise _fail("'model' must be a non-empty string.", "model")
-    if len(model) > MAX_MODEL_CHARS:
-        raise _fail(f"'model' must be at most {MAX_MODEL_CHARS} characters.", "model", "invalid_value")
-    if _CONTROL.search(model):
-        raise _fail("'model' must not contain control characters.", "model", "invalid_value")
+    problem = model_name_problem(model)
+    if problem:
+        raise _fail(f"'model' {problem}.", "model", "invalid_value")
     messages = _check_messages(body.get("messages"))
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):

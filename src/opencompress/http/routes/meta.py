@@ -9,6 +9,7 @@ from starlette.routing import Route
 from opencompress import __version__
 from opencompress.errors import NotFoundError
 from opencompress.gateway.context import AppContext
+from opencompress.wire.chat_request import model_name_problem
 
 
 async def health(request: Request) -> JSONResponse:
@@ -33,7 +34,11 @@ async def model(request: Request) -> JSONResponse:
     unknown models at a default price), else 404 ``model_not_found``, as OpenAI answers."""
     ctx: AppContext = request.app.state.ctx
     name: str = request.path_params["model"]
-    if not name.strip() or (ctx.prices.canonical(name) is None and ctx.prices.default is None):
+    if (
+        not name.strip()
+        or model_name_problem(name)
+        or (ctx.prices.canonical(name) is None and ctx.prices.default is None)
+    ):
         raise NotFoundError(f"The model {name!r} is not available on this gateway.", code="model_not_found")
     return JSONResponse(_model_object(name))
 
