@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "OPENCOMPRESS_"
 
@@ -59,8 +61,8 @@ class Bounds:
     unit: str = ""
 
     def admits(self, value: object) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False  # inf passed as "at least 0" and then overflowed in aiohttp and uvicorn
         above = value > self.low if self.low_excluded else value >= self.low
         return above and (self.high is None or value <= self.high)
 
@@ -227,6 +229,17 @@ class Settings:
             whole = isinstance(f.default, int) and not isinstance(f.default, bool)
             if bounds is not None and not (bounds.admits(value) and (isinstance(value, int) or not whole)):
                 raise ValueError(f"{name} must be {bounds.describe(whole)}, got {value!r}")
+        url = self.upstream_base_url.strip()
+        object.__setattr__(self, "upstream_base_url", url)
+        if url:
+            # "api.openai.com/v1" (no scheme) started fine and then failed every request with a
+            # bare 502: the one-character typo was nowhere to be seen.
+            parts = urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"{ENV_PREFIX}UPSTREAM_BASE_URL must be an http:// or https:// URL, got {url!r} "
+                    "(for example https://api.openai.com/v1)"
+                )
 
     @property
     def uses_simulator(self) -> bool:

@@ -31,6 +31,12 @@ def _load(tmp_path: Path, **values: str) -> Settings:
         ("upstream_connect_timeout_s", "-1", "a number greater than 0"),
         ("ratelimit_lease_s", "0", "a number greater than 0"),
         ("shutdown_grace_s", "-1", "a number of at least 0"),
+        ("shutdown_grace_s", "inf", "a number of at least 0"),
+        ("upstream_connect_timeout_s", "inf", "a number greater than 0"),
+        ("upstream_timeout_s", "Infinity", "a number greater than 0"),
+        ("upstream_base_url", "api.openai.com/v1", "an http:// or https:// URL"),
+        ("upstream_base_url", "ftp://example.com/v1", "an http:// or https:// URL"),
+        ("upstream_base_url", "https:///v1", "an http:// or https:// URL"),
         ("session_max_lifetime_s", "-1", "an integer of at least 0"),
         ("low_balance_threshold_micros", "-1", "an integer of at least 0"),
         ("compression_level", "max", "one of off, lossless, balanced, aggressive"),
@@ -64,6 +70,11 @@ def test_edges_are_accepted_and_choices_normalised(tmp_path: Path) -> None:
         "warning",
         "text",
     )
+
+
+def test_upstream_urls_of_both_schemes_are_accepted(tmp_path: Path) -> None:
+    for url in ("https://api.openai.com/v1", "http://127.0.0.1:8000/v1", " https://openrouter.ai/api/v1 "):
+        assert _load(tmp_path, upstream_base_url=url).upstream_base_url == url.strip()
 
 
 def test_the_levels_are_the_engines() -> None:

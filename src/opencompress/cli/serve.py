@@ -36,9 +36,13 @@ def register(app: typer.Typer) -> None:
         # Everything that can be refused without I/O is checked before the app creates anything
         # (schema, demo account, simulator): a bad setting, prices file, database URL, BYOK secret
         # or missing optional driver is one line naming it, not a traceback from the lifespan.
+        if port is not None and not 1 <= port <= 65535:
+            # 0 used to fall back to 8080 silently, and 70000 was blamed on OPENCOMPRESS_PORT
+            typer.echo(f"error: --port must be an integer from 1 to 65535, got {port}", err=True)
+            raise typer.Exit(code=1)
         try:
             loaded = Settings.load()
-            settings = loaded.replace(host=host or loaded.host, port=port or loaded.port)
+            settings = loaded.replace(host=host or loaded.host, port=loaded.port if port is None else port)
             PriceTable.load(settings)
             open_storage(settings.database_url)  # lazy: checks the URL and its driver, opens nothing
             if settings.redis_url:

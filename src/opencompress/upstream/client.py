@@ -107,7 +107,11 @@ def _as_upstream_error(exc: BaseException) -> UpstreamError:
         return UpstreamError(
             "The upstream provider closed the connection early.", code="upstream_disconnected"
         )
-    return UpstreamError("The upstream provider request failed.", code="upstream_error")
+    # The exception's kind (never its text, which can hold the URL and its credentials) is the
+    # operator's only clue to an unexpected failure: it reaches the client and the request's log.
+    return UpstreamError(
+        f"The upstream provider request failed ({type(exc).__name__}).", code="upstream_error"
+    )
 
 
 class UpstreamClient:
