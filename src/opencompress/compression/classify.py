@@ -13,10 +13,11 @@ import json
 import re
 from typing import Literal
 
+from opencompress.compression.text.views import NUMBERED_LINES
+
 Kind = Literal["empty", "json", "diff", "code", "log", "documents", "fewshot", "prose"]
 KINDS: tuple[Kind, ...] = ("empty", "json", "diff", "code", "log", "documents", "fewshot", "prose")
 
-_NUMBERED = re.compile(r"^[ \t]*\d+[:|│]", re.M)
 _CODE_START = re.compile(
     r"^[ \t]*(?:def |class |import |from \S+ import |return\b|if |elif |else:|for |while |try:|except\b"
     r"|with |async |await |function\b|const |let |var |#include|#define|public |private |protected "
@@ -68,7 +69,7 @@ def classify(text: str) -> Kind:
     if lines >= 4 and len(_SHOT.findall(text)) >= 3 and len(_ANSWER.findall(text)) >= 3:
         return "fewshot"
     nonblank = max(1, lines - text.count("\n\n"))
-    numbered = len(_NUMBERED.findall(text))
+    numbered = len(NUMBERED_LINES.findall(text))
     code = len(_CODE_START.findall(text)) + len(_CODE_END.findall(text)) + len(_INDENTED.findall(text))
     log = len(_LOG_WORD.findall(text)) + len(_LOG_START.findall(text))
     if numbered * 2 >= nonblank or (lines >= 3 and code * 2 >= nonblank and code > log):

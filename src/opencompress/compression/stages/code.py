@@ -28,6 +28,7 @@ import re
 import tokenize
 
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+from opencompress.compression.text.views import NUMBERED_LINES
 
 # The body runs to the matching closing fence or, when there is none, to the end of the text: without
 # the ``\Z`` way out every opening fence would rescan the rest of the text (quadratic).
@@ -52,7 +53,6 @@ _HARD_KEEP = re.compile(
     r"|kt|swift|lua|pl|scala|dart|vue|svelte|proto|tf|mk|cmake|gradle|ipynb|so|dll|exe|bin|zip|gz|tar)\b",
     re.IGNORECASE,
 )
-_NUMBERED = re.compile(r"^[ \t]*\d+[:|]", re.M)
 _PY_HINT = re.compile(r"^[ \t]*(?:def |class |import |from \S+ import |if __name__)", re.M)
 _JS_REGEX = re.compile(r"[(,=:\[!&|?{};]\s*/[^/*\s]")
 PYTHON = frozenset({"python", "py", "python3", "py3"})
@@ -205,7 +205,7 @@ class CodeComments:
     name = "code_comments"
 
     def transform(self, text: str, info: TextInfo) -> str:
-        if info.small or _NUMBERED.search(text):
+        if info.small or NUMBERED_LINES.search(text):
             return text
         if info.kind == "code" and "```" not in text and _PY_HINT.search(text):
             return strip_python(text) or text

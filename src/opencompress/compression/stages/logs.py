@@ -22,8 +22,9 @@ and the folded text as a whole must count fewer tokens than the original: charac
 tokens (ANSI colour codes and paths are cheap per character, the marker's ``|`` separators are not),
 and comparing characters once made a 553-token cargo log 562 tokens long.
 
-Lines that carry a line-number prefix (``12: code`` file views) and fenced code are never folded:
-those are code the model may edit by line number, not log noise.
+Lines that carry a line-number prefix (``12: code``, ``cat -n`` and Claude Code file views: see
+``text.views``) and fenced code are never folded: those are code the model may edit by line
+number, not log noise.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from __future__ import annotations
 import re
 
 from opencompress.compression.base import Message, StageContext, TextInfo, apply_text_stage
+from opencompress.compression.text.views import NUMBERED_LINE
 from opencompress.tokens import count_text
 
 _KEEP = re.compile(r"error|warn|fail|exception|traceback|fatal|panic", re.I)
-_NUMBERED = re.compile(r"^[ \t]*\d+[:|│]")
 _DIGITS = re.compile(r"\d+")
 _FENCE = re.compile(r"^[ \t]*(?:```|~~~)")
 _FOLDABLE_KINDS = frozenset({"log", "prose", "documents"})
@@ -87,7 +88,7 @@ class LogFold:
     def similar(self, anchor: str, line: str) -> bool:
         if line == anchor:
             return True
-        if not line.strip() or _NUMBERED.match(line):
+        if not line.strip() or NUMBERED_LINE.match(line):
             return False
         if _shape(line) == _shape(anchor):
             return True
@@ -112,7 +113,7 @@ class LogFold:
             line = lines[i]
             if _FENCE.match(line):
                 in_fence = not in_fence
-            if in_fence or not line.strip() or _NUMBERED.match(line):
+            if in_fence or not line.strip() or NUMBERED_LINE.match(line):
                 out.append(line)
                 i += 1
                 continue
