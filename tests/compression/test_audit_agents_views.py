@@ -51,7 +51,13 @@ def test_every_agents_view_form_is_a_numbered_line() -> None:
 
 
 def test_clock_times_and_tab_separated_rows_are_not_view_lines() -> None:
-    for line in ("12:30:01 INFO started", "09:15:02.123 GET /", "4:05.250 lap", "  23:59:59 tick", "17\tAlice\t30"):
+    for line in (
+        "12:30:01 INFO started",
+        "09:15:02.123 GET /",
+        "4:05.250 lap",
+        "  23:59:59 tick",
+        "17\tAlice\t30",
+    ):
         assert not NUMBERED_LINE.match(line), line
     log = "\n".join(f"12:30:{s:02d} INFO worker ready" for s in range(20))
     assert NUMBERED_LINES.search(log) is None
@@ -84,7 +90,10 @@ def test_whitespace_keeps_trailing_spaces_of_cat_n_and_claude_view_lines() -> No
 
 def test_whitespace_still_trims_clock_log_lines() -> None:
     log = "12:30:01 INFO up   \n12:30:02 INFO ready  "
-    assert Whitespace().transform(log, TextInfo(role="tool", kind="log")) == "12:30:01 INFO up\n12:30:02 INFO ready"
+    assert (
+        Whitespace().transform(log, TextInfo(role="tool", kind="log"))
+        == "12:30:01 INFO up\n12:30:02 INFO ready"
+    )
 
 
 def test_code_comments_leave_a_cat_n_view_in_a_fence_alone() -> None:

@@ -1,8 +1,9 @@
 """Folding runs of near-identical log / shell lines (balanced and up).
 
 A run is at least ``min_run`` consecutive lines that each look like the run's first line: equal, or
-equal once digits are masked (progress, timestamps, counters), or the same number of words with at
-least ``similarity`` of the word positions equal (``Requirement already satisfied: X in P (V)``).
+equal once digits are masked (progress, timestamps, counters), or the same number of words with the
+first word and at least ``similarity`` of the word positions equal once digits are masked
+(``Requirement already satisfied: X in P (V)``, ``<timestamp> INFO [exec-3] … 201 12ms req_id=…``).
 The first and last line of a run are kept, and so is **every** line that mentions an error, a
 warning, a failure, an exception or a traceback (case-insensitive), because that one different line
 is usually why the log is in the prompt. Each stretch of at least two dropped lines becomes
@@ -86,16 +87,22 @@ class LogFold:
         self.similarity = similarity
 
     def similar(self, anchor: str, line: str) -> bool:
+        """Does ``line`` belong to the run that ``anchor`` starts? Words are compared with their
+        digits masked, so a timestamp, a duration or a counter in any column (the first one too:
+        ``2024-05-07T09:40:01Z INFO …``) does not break a run; the columns that vary are still
+        listed word for word on the folded lines."""
         if line == anchor:
             return True
         if not line.strip() or NUMBERED_LINE.match(line):
             return False
+        a, b = anchor.split(), line.split()
+        if len(a) != len(b):
+            return False
         if _shape(line) == _shape(anchor):
             return True
-        a, b = anchor.split(), line.split()
-        if len(a) != len(b) or len(a) < 3 or a[0] != b[0]:
+        if len(a) < 3 or _shape(a[0]) != _shape(b[0]):
             return False
-        same = sum(1 for x, y in zip(a, b, strict=True) if x == y)
+        same = sum(1 for x, y in zip(a, b, strict=True) if x == y or _shape(x) == _shape(y))
         return same >= 2 and same >= self.similarity * len(a)
 
     def transform(self, text: str, info: TextInfo) -> str:
