@@ -14,11 +14,20 @@ codes are handed out in first-definition order, hence deterministic.
 Accepted only where it pays: a string needs at least ``min_tokens`` o200k tokens and at least
 ``min_count`` occurrences so far (this text included); a *new* alias must pay for its legend line
 in this text (``occurrences × (tok(s) − alias) > tok(s) + legend overhead``), or be a string already
-seen ``min_count`` times before this text while the text as a whole still gets shorter. Only the
-small candidate strings are tokenized, never whole messages.
+seen ``min_count`` times before this text while the text as a whole still gets shorter. That
+estimate counts each string on its own, and in context a string can be cheaper (``(/cmd`` starts
+with one token for ``(/``), so the rewritten text is kept only when it counts fewer o200k tokens
+than the text it replaces; the whole text is counted only for that one final check.
+
+Codes: a code is handed out only when the rewritten text actually uses its string, the next free
+one in order, and a text's new codes are committed exactly when the text is kept. So the codes in
+use are always ``CODES[:n]`` and no code is ever printed with two meanings in one request (an
+allocated-but-unused code once left a gap that the next message filled again: §AB defined twice).
 
 Never aliased: JSON documents (keys or values), assistant turns, ``tool_calls``, tool schemas,
-anything quoted, and code lines. *Quoted* means touching a quote character or lying inside a quoted
+anything quoted, and code lines: a line-numbered file view line (``12:code``, ``cat -n``'s
+``   12<TAB>code``, Claude Code's ``12→code``, see ``text.views``) gets no alias at all, and whole-line
+aliases go only to prose lines. *Quoted* means touching a quote character or lying inside a quoted
 span (``text.quoting.quoted_spans``): double, single or back quotes on one line (an unclosed one makes its
 whole line quoted), and closed triple-quoted strings and fenced code blocks across lines; an
 apostrophe between letters (``don't``) is not a quote. So in ``run "open /a/long/path now"`` the path stays
@@ -46,6 +55,7 @@ from functools import lru_cache
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.classify import is_json_document
 from opencompress.compression.text.quoting import Quoted, apostrophe
+from opencompress.compression.text.views import NUMBERED_LINE
 from opencompress.tokens import count_text
 
 SIGIL = "§"
@@ -62,7 +72,6 @@ _ATOM_REST = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*")
 _DIGIT = re.compile(r"\d")
 _QUOTES = "\"'`"
 _TRAIL = ".:!?"
-_NUMBERED = re.compile(r"^\s*\d+[:|]")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _NOT_PROSE = re.compile(
     r"[/\\=\[\]{}<>;\"`|#$@~^*+]"  # paths, operators, markup, quotes
@@ -114,16 +123,41 @@ class Rewrite:
     """(original, code) pairs this text defines; committed only if the pipeline keeps the text."""
 
 
-def _atoms(text: str, quoted: Quoted) -> Iterable[str]:
-    """Path/URL atoms neither touching a quote nor inside a quoted span, and a bounded number of
-    their directory prefixes (see the module docstring: the work stays linear in the text)."""
+class _ViewLines:
+    """Whether an offset lies on a line of a line-numbered file view (``text.views``): code the
+    agent may copy back byte for byte into an edit, so never aliased. Asked with offsets that do
+    not decrease (regex matches in order), it only looks back as far as the previous offset for a
+    newline, so each character is scanned once and only lines that are asked about are matched."""
+
+    __slots__ = ("_at", "_text", "_view")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._at = 0
+        self._view = NUMBERED_LINE.match(text) is not None
+
+    def hit(self, pos: int) -> bool:
+        if pos < self._at:  # asked out of order: look back from the top again
+            self._at = 0
+            self._view = NUMBERED_LINE.match(self._text) is not None
+        nl = self._text.rfind("\n", self._at, pos)
+        if nl >= 0:
+            self._view = NUMBERED_LINE.match(self._text, nl + 1) is not None
+        self._at = pos
+        return self._view
+
+
+def _atoms(text: str, quoted: Quoted, views: _ViewLines) -> Iterable[str]:
+    """Path/URL atoms neither touching a quote nor inside a quoted span nor on a numbered view
+    line, and a bounded number of their directory prefixes (see the module docstring: the work
+    stays linear in the text)."""
     for m in _ATOM.finditer(text):
         start, end = m.span()
         if end - start > _MAX_ATOM:
             continue
         if (start and text[start - 1] in _QUOTES) or (end < len(text) and text[end] in _QUOTES):
             continue
-        if quoted.hit(start, end):
+        if quoted.hit(start, end) or views.hit(start):
             continue
         atom = m.group(0).rstrip(_TRAIL)
         if len(atom) < 12 or SIGIL in atom:
@@ -162,7 +196,7 @@ def _prose_lines(text: str, quoted: Quoted) -> Iterable[str]:
         if (
             len(s) >= 48
             and SIGIL not in s
-            and not _NUMBERED.match(s)
+            and not NUMBERED_LINE.match(line)
             and not _NOT_PROSE.search(s)
             and _unquoted(s)
             and len(_WORD.findall(s)) >= 6
@@ -202,7 +236,7 @@ class Aliases:
         whitespace and prose lines always do, so one counter holds both kinds unambiguously."""
         quoted = Quoted(text)
         if "/" in text:
-            found: Counter[str] = Counter(_atoms(text, quoted))
+            found: Counter[str] = Counter(_atoms(text, quoted, _ViewLines(text)))
         else:
             found = Counter()
         if self.lines:
@@ -222,54 +256,73 @@ class Aliases:
         if state.disabled or not found:
             return Rewrite(text)
         quoted = Quoted(text)
-        result = self._rewrite(state, text, found, quoted, amortize=True)
-        if result is None:
-            result = self._rewrite(state, text, found, quoted, amortize=False)
-        return result or Rewrite(text)
+        before = 0
+        for amortize in (True, False):
+            result = self._rewrite(state, text, found, quoted, amortize=amortize)
+            if result is None:
+                continue
+            # the estimate counts strings out of context; the kept text must count fewer tokens
+            before = before or count_text(text)
+            if count_text(result.text) < before:
+                return result
+        return Rewrite(text)
 
     def _rewrite(
-        self, state: AliasState, text: str, found: Counter[str], quoted: Quoted, *, amortize: bool
+        self,
+        state: AliasState,
+        text: str,
+        found: Counter[str],
+        quoted: Quoted,
+        *,
+        amortize: bool,
     ) -> Rewrite | None:
         chosen = self._choose(state, found, amortize=amortize)
         if not chosen:
             return None
+        views = _ViewLines(text)
         codes = dict(state.aliases)
         fresh: list[tuple[str, str]] = []
-        for s in chosen:
-            if s not in codes:
-                if len(codes) >= len(CODES):
-                    continue
-                codes[s] = CODES[len(codes)]
-                fresh.append((s, codes[s]))
-        atoms = tuple(sorted(s for s in chosen if s in codes and " " not in s))
-        lines = tuple(sorted(s for s in chosen if s in codes and " " in s))
+        atoms = tuple(sorted(s for s in chosen if " " not in s))
+        lines = tuple(sorted(s for s in chosen if " " in s))
         used: Counter[str] = Counter()
         shown: set[str] = set()
+
+        def code(s: str) -> str | None:
+            """``s``'s code, handing out the next free one on its first use here (never earlier:
+            a code given to a string that then goes unused would be skipped by the legend and
+            handed out again by the next text, with another meaning)."""
+            c = codes.get(s)
+            if c is None and len(codes) < len(CODES):
+                c = codes[s] = CODES[len(codes)]
+                fresh.append((s, c))
+            if c is not None:
+                used[s] += 1
+            return c
 
         def sub(m: re.Match[str]) -> str:
             if quoted.hit(m.start(), m.end()):  # counted outside quotes, but this one is inside
                 return m.group(0)
             line = m.group("line") if lines else None
             if line is not None:
-                used[line] += 1
-                return m.group("ind") + codes[line]
+                c = code(line)
+                return m.group(0) if c is None else m.group("ind") + c
+            if views.hit(m.start()):  # a code line of a file view: verbatim
+                return m.group(0)
             atom = m.group("atom")
             rest = _ATOM_REST.match(text, m.end())
             full = (atom + (rest.group(0) if rest else "")).rstrip(_TRAIL)
             if full != atom and full not in state.verbatim and full not in shown and _DIGIT.search(full):
                 shown.add(full)  # first sighting of a path with digits: keep it whole once
                 return atom
-            used[atom] += 1
-            return codes[atom]
+            return code(atom) or atom
 
         body = _pattern(atoms, lines).sub(sub, text)
-        new = tuple((s, c) for s, c in fresh if used[s])
         saved = sum(n * (tokens(s) - ALIAS_TOKENS) for s, n in used.items())
-        saved -= sum(tokens(s) + LEGEND_OVERHEAD for s, _ in new)
+        saved -= sum(tokens(s) + LEGEND_OVERHEAD for s, _ in fresh)
         if saved <= 0:
             return None
-        legend = "".join(f"{c} = {s}\n" for s, c in new)
-        return Rewrite(legend + body, new)
+        legend = "".join(f"{c} = {s}\n" for s, c in fresh)
+        return Rewrite(legend + body, tuple(fresh))
 
     def _choose(self, state: AliasState, found: Counter[str], *, amortize: bool) -> list[str]:
         """Pick strings for this text, longest first, so a directory prefix only gets the
@@ -308,7 +361,11 @@ class Aliases:
 
     @staticmethod
     def commit(state: AliasState, rewrite: Rewrite) -> None:
+        """Record the codes a kept text defines. They are the next free ones, in order (see
+        :meth:`_rewrite`), so the codes in use stay ``CODES[:n]``, each with one meaning."""
         for s, code in rewrite.new:
+            if s in state.aliases or code != CODES[len(state.aliases)]:
+                raise ValueError(f"alias {code} committed out of order")  # a bug, never silently
             state.aliases[s] = code
 
     def step(self, state: AliasState, text: str) -> str:
