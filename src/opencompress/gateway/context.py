@@ -50,8 +50,16 @@ class BackgroundTasks:
             log.error("background task failed", exc_info=task.exception())
 
     async def drain(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the tasks, then cancel what is left and wait for that to
+        unwind, so a settle still retrying logs its unbilled figures while logging still works
+        (left to ``asyncio.run``'s final cancel, it vanished without a word)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        left = set(self._tasks)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=5)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -88,10 +96,16 @@ class KeyUsageCoalescer:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
+        """Cancel the loop and write what is left. A database that is down at shutdown costs
+        these timestamps only: raising here failed the whole lifespan exit, and storage and the
+        upstream pool were left unclosed."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # noqa: BLE001 - last-used times are a convenience, never worth a failed exit
+            log.warning("could not record key last-used times at shutdown", exc_info=True)
 
 
 @dataclass(kw_only=True)

@@ -88,6 +88,16 @@ async def settle_request(
         with contextlib.suppress(Exception):  # the hold collects nothing: do not let it block the account
             await ctx.storage.release(prep.request_id)
         raise
+    except asyncio.CancelledError:
+        # A shutdown whose grace ran out while the database was down cancels the retries. The
+        # answer was delivered: the operator needs the figures to charge it by hand, at error
+        # level like any other unbilled request (this used to exit with no word of it).
+        log.error(
+            "settling request %s was cancelled at shutdown; no usage row was written: %s",
+            prep.request_id,
+            "no usage record" if record is None else _unbilled(record),
+        )
+        raise
     finally:
         ctx.holds.forget(prep.request_id)
         await ctx.limiter.release(prep.key.id, prep.request_id)

@@ -102,9 +102,13 @@ def finish_settled(
         }
         if upstream_error_code is not None:
             fields["error_code"] = upstream_error_code
-        uncollected = record.charge_micros - charged_micros if charged_micros is not None else 0
-        if uncollected > 0:  # the balance ran out during the request: the operator's loss, made visible
+        # The balance ran out during the request, or (charged_micros None) no usage row could be
+        # written at all: either way the operator's loss, made visible in the line and the metric.
+        uncollected = record.charge_micros - (charged_micros or 0)
+        if uncollected > 0:
             fields["uncollected_micros"] = uncollected
+            if charged_micros is None:
+                fields["unbilled"] = True
             metrics.uncollected_micros.inc(uncollected)
         if prompt is not None:
             fields["prompt"] = json.dumps(prompt, ensure_ascii=False, default=str)[:PROMPT_LOG_LIMIT]
