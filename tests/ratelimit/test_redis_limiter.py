@@ -15,9 +15,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from opencompress.ratelimit.base import Decision, Limits
-from opencompress.ratelimit.fallback import FallbackRateLimiter, open_rate_limiter
+from opencompress.ratelimit.fallback import FallbackRateLimiter, RateLimiterUnavailable, open_rate_limiter
 from opencompress.ratelimit.memory import CONCURRENCY_RETRY_S, MemoryRateLimiter
 from opencompress.ratelimit.redis import RedisRateLimiter
+from support.flaky_proxy import CuttableProxy
 from support.services import RedisServer, ServiceMissing, missing_service, redis_server
 
 pytestmark = pytest.mark.redis
@@ -275,3 +276,26 @@ def test_a_hung_redis_is_probed_by_one_request_at_a_time() -> None:
         server_cm.__exit__(None, None, None)
     slow = [w for w in waits if w > 0.2]
     assert len(slow) <= 1, f"only the probing request may wait on the hung server: {waits}"
+
+
+def test_a_lease_whose_release_was_lost_in_a_partition_is_released_when_redis_is_back(
+    redis_srv: RedisServer,
+) -> None:
+    """A release sent while the network to Redis was cut is lost (Redis keeps its data, unlike a
+    restart). The lease used to be forgotten by this process and left to its TTL: an idle key was
+    refused for up to a minute after the partition healed."""
+    with CuttableProxy(redis_srv.port) as proxy:
+        limiter = limiter_for(f"redis://127.0.0.1:{proxy.port}/0")
+        limits = Limits(rpm=100, concurrency=1)
+
+        async def body() -> tuple[bool, bool]:
+            assert (await limiter.acquire("k", limits, "a")).allowed
+            proxy.cut()
+            with pytest.raises(RateLimiterUnavailable):
+                await limiter.release("k", "a")
+            proxy.heal()
+            after = await limiter.acquire("k", limits, "b")
+            await limiter.release("k", "b")
+            return after.allowed, limiter.held_leases == 0
+
+        assert run_with([limiter], body) == (True, True)

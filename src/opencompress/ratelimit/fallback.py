@@ -10,7 +10,8 @@ server, up to its socket timeout), every other one goes straight to the fallback
 acquire the primary answers again ends the outage (logged at INFO).
 
 A lease is released where it was taken: the fallback remembers its own, and a lease taken on the
-primary whose release fails simply expires there (the primary's leases have a TTL).
+primary whose release fails is released there again once the primary answers (or expires by its
+TTL first).
 
 :func:`open_rate_limiter` is the composition helper the app uses: memory without a Redis URL,
 Redis wrapped in this class with one.
@@ -91,7 +92,7 @@ class FallbackRateLimiter:
         try:
             await self.primary.release(key_id, lease_id)
         except RateLimiterUnavailable as exc:
-            self._mark_down(exc)  # the lease expires on the primary by itself
+            self._mark_down(exc)  # the primary sends it again when it can, or the lease expires
 
     async def close(self) -> None:
         try:

@@ -127,6 +127,10 @@ class RedisRateLimiter:
         self._acquire = self._client.register_script(ACQUIRE)
         self._renew = self._client.register_script(RENEW)
         self._held: dict[str, set[str]] = {}
+        # Releases Redis never got (a network partition loses the command, and Redis keeps the
+        # lease): sent again before the next acquire and by the heartbeat. Left to the lease's TTL,
+        # an idle key was refused for up to a minute after the network healed.
+        self._unreleased: dict[str, set[str]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
 
     def _keys(self, key_id: str) -> tuple[str, str]:
@@ -151,6 +155,8 @@ class RedisRateLimiter:
             round(self.lease_ttl_s * _US),
         ]
         with self._unavailable():
+            if self._unreleased:
+                await self._release_lost()
             reply: list[Any] = await self._acquire(keys=list(self._keys(key_id)), args=args)
         allowed, count, reset_us, retry_us, reason = reply
         reset_s = max(0.0, int(reset_us) / _US)
@@ -176,8 +182,19 @@ class RedisRateLimiter:
             held.discard(lease_id)
             if not held:
                 del self._held[key_id]
-        with self._unavailable():
-            await self._client.zrem(self._keys(key_id)[1], lease_id)
+        try:
+            with self._unavailable():
+                await self._client.zrem(self._keys(key_id)[1], lease_id)
+        except RateLimiterUnavailable:
+            self._unreleased.setdefault(key_id, set()).add(lease_id)
+            self._start_heartbeat()
+            raise
+
+    async def _release_lost(self) -> None:
+        """Send the releases that failed again (raises the client's error if Redis is still away)."""
+        for key_id, leases in list(self._unreleased.items()):
+            await self._client.zrem(self._keys(key_id)[1], *leases)
+            del self._unreleased[key_id]
 
     async def renew(self, key_id: str, *lease_ids: str) -> int:
         """Extend unexpired leases by one TTL from now; returns how many were renewed.
@@ -205,9 +222,16 @@ class RedisRateLimiter:
             )
 
     async def _beat(self) -> None:
-        """Renew held leases every third of a TTL; exits when none are held (restarted on acquire)."""
-        while self._held:
+        """Renew held leases every third of a TTL, and retry lost releases; exits when there is
+        neither (restarted on acquire and on a failed release)."""
+        while self._held or self._unreleased:
             await asyncio.sleep(self.lease_ttl_s / 3)
+            if self._unreleased:
+                try:
+                    with self._unavailable():
+                        await self._release_lost()
+                except RateLimiterUnavailable as exc:
+                    log.debug("releasing lost leases failed: %s", exc)
             for key_id, leases in list(self._held.items()):
                 try:
                     await self.renew(key_id, *leases)
@@ -222,4 +246,5 @@ class RedisRateLimiter:
                 await self._heartbeat
             self._heartbeat = None
         self._held.clear()
+        self._unreleased.clear()
         await self._client.aclose()
