@@ -35,6 +35,11 @@ _DIFF_LINE = re.compile(r"^(?:diff --git |@@ -\d+(?:,\d+)? \+\d+|\+\+\+ |--- a/|
 _DOC_HEADER = re.compile(r"^(?:Document \[?\d+\]?|\[\d+\]|#{1,3} \S|Title: |Source: |Passage \d+)", re.M)
 _SHOT = re.compile(r"^(?:Q|Question|Input|Problem|Example \d+)\s*:", re.M)
 _ANSWER = re.compile(r"^(?:A|Answer|Output|Solution|Let's think)\b", re.M)
+TERMINAL_CODE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78])")
+"""A terminal control sequence: CSI (SGR colours ``\\x1b[31m``, cursor moves, erase-line), a
+character-set switch or a keypad/cursor-save code. They draw nothing; the classifier looks through
+them (``\\x1b[32mPASSED`` hides the word ``PASSED`` from ``\\b``) and the ``terminal`` stage drops
+them. OSC sequences (window titles, hyperlinks) are not matched: a hyperlink carries its address."""
 SAMPLE_HEAD = 6000
 SAMPLE_TAIL = 2000
 """Line-shape counts are taken on the head and tail of long texts: the class of a 1 MB log is
@@ -63,6 +68,8 @@ def classify(text: str) -> Kind:
         return "documents"
     if len(text) > SAMPLE_HEAD + SAMPLE_TAIL:
         text = text[:SAMPLE_HEAD] + "\n" + text[-SAMPLE_TAIL:]
+    if "\x1b" in text:
+        text = TERMINAL_CODE.sub("", text)
     lines = text.count("\n") + 1
     if lines >= 3 and len(_DIFF_LINE.findall(text)) >= 3:
         return "diff"

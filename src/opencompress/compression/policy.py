@@ -9,9 +9,10 @@ Three phases, because prefix stability allows three kinds of work (see ``pipelin
 * **turn** stages are question-aware (document selection, few-shot budget): they only touch the
   current turn, i.e. messages after the last assistant message.
 
-Only re-encoding stages (:data:`LOSSLESS_TEXT`, the history stages) run on texts below the size
-threshold and on earlier assistant turns; lossy ones need a text of at least ``small_tokens``
-(estimated as characters / 4: the hot path never tokenizes whole messages).
+Only re-encoding stages (:data:`LOSSLESS_TEXT`, the history stages) run on earlier assistant turns,
+and only those and ``terminal`` (:data:`SMALL_OK`) on texts below the size threshold; lossy ones
+need a text of at least ``small_tokens`` (estimated as characters / 4: the hot path never
+tokenizes whole messages).
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ from opencompress.compression.stages.json_minify import JsonEmbedded, JsonMinify
 from opencompress.compression.stages.json_table import JsonTable
 from opencompress.compression.stages.logs import LogFold
 from opencompress.compression.stages.prose import ProsePruning
+from opencompress.compression.stages.terminal import Terminal
 from opencompress.compression.stages.whitespace import Whitespace
 
 CHARS_PER_TOKEN = 4
 LOSSLESS_TEXT = frozenset({"whitespace", "json_minify", "json_embedded"})
 ASSISTANT_OK = LOSSLESS_TEXT
 """Earlier assistant turns are the model's own words: re-encoding only, never rewritten."""
+SMALL_OK = LOSSLESS_TEXT | {"terminal"}
+"""Stages that also run on texts below the size threshold: re-encoding, and dropping terminal
+control codes, which change nothing a reader sees (a short coloured tool output is still mostly
+colour codes). ``terminal`` is not in the lossless level: it changes bytes, not the display."""
 
 TEXT_ORDER = (
+    "terminal",
     "json_minify",
     "json_table",
     "json_embedded",
@@ -62,6 +69,7 @@ TURN_ORDER = ("documents", "fewshot")
 
 _TEXTY: frozenset[Kind] = frozenset({"prose", "documents", "fewshot", "log"})
 STAGE_KINDS: dict[str, frozenset[Kind]] = {
+    "terminal": _TEXTY | {"diff"},
     "json_minify": frozenset({"json"}),
     "json_table": frozenset({"json"}),
     "json_embedded": _TEXTY | {"code"},
@@ -76,7 +84,10 @@ STAGE_KINDS: dict[str, frozenset[Kind]] = {
     "fewshot": frozenset({"fewshot", "prose"}),
 }
 """Content classes each stage applies to (the stage re-checks internally; this is the contract
-published by :func:`describe_config`). ``code_comments`` on prose means fenced code blocks in it."""
+published by :func:`describe_config`). ``code_comments`` on prose means fenced code blocks in it.
+``terminal`` leaves code and JSON alone: a source file may hold raw escape bytes that an edit must
+match, and a JSON document cannot hold them unescaped. A coloured diff is a diff once its colours are
+looked through (``classify`` does), and its colours go."""
 
 HISTORY_ROLES = frozenset({"system", "developer", "user", "tool", "function"})
 
@@ -112,7 +123,7 @@ CONFIGS: dict[Level, LevelConfig] = {
     ),
     "balanced": LevelConfig(
         level="balanced",
-        text=("json_minify", "json_embedded", "whitespace", "log_fold"),
+        text=("terminal", "json_minify", "json_embedded", "whitespace", "log_fold"),
         history=("dedup", "dedup_blocks", "aliases"),
         turn=("documents", "fewshot"),
     ),
@@ -140,7 +151,7 @@ def allows(stage: str, *, kind: Kind, role: str, small: bool) -> bool:
     if role == "assistant":
         return stage in ASSISTANT_OK
     if small:
-        return stage in LOSSLESS_TEXT
+        return stage in SMALL_OK
     return True
 
 
@@ -164,6 +175,7 @@ class PerMessage:
 def text_stages(level: Level) -> tuple[TextStage, ...]:
     cfg = CONFIGS[level]
     made: dict[str, TextStage] = {
+        "terminal": Terminal(),
         "json_minify": JsonMinify(),
         "json_table": JsonTable(),
         "json_embedded": JsonEmbedded(),
@@ -214,6 +226,7 @@ def describe_config() -> dict[str, Any]:
         "stage_classes": {name: sorted(kinds) for name, kinds in STAGE_KINDS.items()},
         "content_classes": list(KINDS),
         "lossless_on_small_and_assistant": sorted(LOSSLESS_TEXT),
+        "on_small_texts": sorted(SMALL_OK),
         "thresholds": {
             "chars_per_token_estimate": CHARS_PER_TOKEN,
             "dedup_min_chars": DEDUP.min_chars,
