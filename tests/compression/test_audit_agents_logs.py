@@ -7,6 +7,8 @@ A run needed an identical first word, so a log whose every line starts with its 
 
 from __future__ import annotations
 
+from typing import Any
+
 from opencompress.compression import Policy, compress
 from opencompress.compression.base import TextInfo
 from opencompress.compression.stages.logs import LogFold
@@ -75,7 +77,7 @@ def test_clock_first_log_folds_through_compress() -> None:
         for k in range(60)
     )
     call = {"id": "c1", "type": "function", "function": {"name": "sh", "arguments": "{}"}}
-    msgs = [
+    msgs: list[dict[str, Any]] = [
         {"role": "user", "content": "Why is the scheduler slow?"},
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": log},

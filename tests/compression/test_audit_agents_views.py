@@ -9,6 +9,8 @@ line that starts with a time (``12:30:01 INFO``) is not a view line, though ``12
 
 from __future__ import annotations
 
+from typing import Any
+
 from opencompress.compression import Policy, compress
 from opencompress.compression.base import TextInfo
 from opencompress.compression.classify import classify
@@ -35,7 +37,7 @@ def _view(sep: str, lines: list[str] = FIB, first: int = 200) -> str:
     return "\n".join(f"{first + k:6d}{sep}{line}" for k, line in enumerate(lines))
 
 
-def _tool_turn(content: str) -> list[dict[str, object]]:
+def _tool_turn(content: str) -> list[dict[str, Any]]:
     call = {"id": "c1", "type": "function", "function": {"name": "view", "arguments": "{}"}}
     return [
         {"role": "system", "content": "You are a coding agent."},
