@@ -118,3 +118,32 @@ def test_a_request_still_waiting_when_the_grace_ends_is_settled_and_frees_its_ho
         -3000:
     ]
     assert balance(db, seeded.account_id) == 1_000_000
+
+
+def test_a_stream_still_running_when_the_grace_ends_gets_one_error_event(
+    spawn: Any, simulator: Any, tmp_path: Path
+) -> None:
+    """Past the grace, uvicorn cancels what is left. A stream used to end in a bare connection
+    close (no error event, a traceback in the log) and was recorded as the client leaving."""
+    db = f"sqlite:///{tmp_path / 'cut_stream.db'}"
+    seeded = seed(db, usd="1.00")
+    gw = spawn(database_url=db, upstream_base_url=simulator.base_url, shutdown_grace_s=1)
+    body = chat_body(stream=True, max_tokens=40, simulate={"fault": "slow", "delay_s": 0.3})
+    first_byte = threading.Event()
+    result = _stream_in_thread(gw.base_url, seeded.key, body, first_byte)
+    assert first_byte.wait(20), "the stream never started"
+    gw.signal(signal.SIGTERM)
+    result["thread"].join(30)
+    assert gw.wait(30) == 0, gw.log()[-3000:]
+    assert "error" not in result, result.get("error")
+    answer = Answer(result["status"], result["headers"], result["text"])
+    assert answer.status == 200
+    assert [e["error"]["code"] for e in answer.error_events] == ["server_shutdown"]
+    assert answer.events[-1] != "[DONE]" and "error" in answer.chunks[-1]
+    delivered = answer.delivered_text()
+    assert delivered
+
+    (row,) = usage_rows(db, seeded.account_id)
+    assert row.status == "error"  # the gateway cut it, not the client
+    assert 0 < row.output_tokens < 40 and row.charged_micros > 0  # what was delivered is billed
+    assert "Exception in ASGI application" not in gw.log()

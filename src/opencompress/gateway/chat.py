@@ -22,7 +22,13 @@ from opencompress.gateway.context import AppContext
 from opencompress.gateway.limits import acquire_slot, rate_limit_headers
 from opencompress.gateway.restore import ResponseRestorer
 from opencompress.gateway.settle import settle_request
-from opencompress.gateway.stream import ChatStreamRelay, StreamTally, collect_text, is_openai_usage
+from opencompress.gateway.stream import (
+    ChatStreamRelay,
+    StreamTally,
+    collect_text,
+    error_event,
+    is_openai_usage,
+)
 from opencompress.gateway.upstream_refusals import Scrubber, json_instead_of_stream, refusal_for_client
 from opencompress.gateway.upstreams import resolve_upstream
 from opencompress.observability.requests import new_request_id, note_request
@@ -297,6 +303,14 @@ class ChatStream:
                 except Exception:  # noqa: BLE001 - settling retries the release and logs
                     log.warning("early slot release failed for %s", self._prep.request_id, exc_info=True)
             yield event
+
+    def cut_off_event(self) -> bytes:
+        """The last event of an answer the gateway itself had to cut (its shutdown grace ran out)."""
+        return error_event(
+            "The gateway is shutting down and had to end this answer early; it may be incomplete.",
+            type_="server_error",
+            code="server_shutdown",
+        )
 
     def finish(self, *, client_disconnected: bool) -> None:
         if self._finished:

@@ -4,6 +4,11 @@ Starlette's ``StreamingResponse`` under ASGI spec 2.4 only learns of a disconnec
 write fails, which can be long after the client left a slow generation. Here a watcher awaits
 ``http.disconnect`` beside the pump; whichever finishes first cancels the other, and the stream is
 always finished exactly once (upstream closed, billing scheduled, concurrency slot released).
+
+Only the server cancels this task: uvicorn does when a graceful shutdown's time runs out. The
+answer is then ended the documented way, with one ``data: {"error": …}`` event, instead of a bare
+connection close that the client could not tell from a network failure (and that the ledger
+recorded as the client leaving).
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ class SSEResponse:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         disconnected = False
+        cut = False
+        started = False
 
         async def pump() -> None:
+            nonlocal started
             await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+            started = True
             async for chunk in self._stream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -55,9 +64,23 @@ class SSEResponse:
                 disconnected = True
             with contextlib.suppress(asyncio.CancelledError):
                 await watch_task
+        except asyncio.CancelledError:
+            cut = True  # the server's shutdown, not the client: end the answer properly below
         finally:
             if not pump_task.done():
                 pump_task.cancel()
-                disconnected = True
+                disconnected = not cut
             watch_task.cancel()
+            if cut:
+                await self._cut_off(pump_task, send, started)
             self._stream.finish(client_disconnected=disconnected)
+
+    async def _cut_off(self, pump_task: asyncio.Future[None], send: Send, started: bool) -> None:
+        """Let the cancelled pump unwind, then close the answer with the shutdown's error event."""
+        with contextlib.suppress(BaseException):
+            await asyncio.wait({pump_task}, timeout=1)
+            if started:
+                await send(
+                    {"type": "http.response.body", "body": self._stream.cut_off_event(), "more_body": True}
+                )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
