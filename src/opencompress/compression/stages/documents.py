@@ -15,11 +15,19 @@ Within the current turn (see :mod:`opencompress.compression.text.turn`), a messa
   sentence that holds the kind of answer the question asks for (a date, a quantity) ranks higher.
 
 Where the documents sit: a system/developer/user message of the current turn, a tool result that
-is a retrieval tool's answer (JSON records or a numbered or tagged collection of prose), or the question's own
-message (one user message holding instruction, documents and question, the commonest RAG shape).
-In that last case the question is the text outside the documents that reads as a question, after
-the documents when anything is asked there, else before them: it is what the documents are
-ranked against, and it is never touched.
+is a retrieval tool's answer (JSON records or a numbered or tagged collection of prose), or the
+question's own message (one user message holding instruction, documents and question, the
+commonest RAG shape).
+A tool result is only selected from when the user's message asks a question (a line that reads as
+one, or a bare search query), not when it sets a task ("Go through my mail and draft a reply…"),
+and never when it is about every item ("all", "every", "each"): in a tool loop the user's message
+is the task the agent started from, and what the tools return is its working data. JSON records
+whose id-like keys a tool of the request takes as a parameter (``id`` and ``get_email(id)``,
+``threadId`` and ``create_draft(thread_id)``) are kept whole wherever they are.
+
+In the question's own message, the question is the text outside the documents that reads as a
+question, after the documents when anything is asked there, else before them: it is what the
+documents are ranked against, and it is never touched.
 
 The instruction text around the documents is never touched, kept text is copied verbatim (numbers
 unchanged), and a question that matches nothing leaves the message alone, as does one that asks
@@ -29,11 +37,12 @@ overrides ``keep_ratio``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opencompress.compression.base import Message, StageContext
 from opencompress.compression.text.bm25 import query_terms
-from opencompress.compression.text.jsonrecords import find_records, select_records
+from opencompress.compression.text.jsonrecords import find_records, handles, select_records, takes_handle
 from opencompress.compression.text.kvjson import select_pairs
 from opencompress.compression.text.segments import QUESTION_LABEL, Segment, split_documents
 from opencompress.compression.text.selection import WHOLE_CONTEXT_TASK, select_sentences
@@ -55,6 +64,22 @@ _ASKS = re.compile(
     re.I,
 )
 _QUESTION_WORD = re.compile(r"(?:^|:)\s*(?:who|whom|whose|what|when|where|which|why|how)\b", re.I)
+
+
+# The task is about every item the tool returned ("draft a reply to every person who asked…",
+# "each ticket", "all my unread mail"): none of them may be selected away.
+_EVERY_ITEM = re.compile(r"\b(?:all|every|each|everyone|everybody|everything)\b", re.I)
+_SENTENCE_END = re.compile(r"[.!](?:\s|$)")
+
+
+def _asks_a_question(query: str) -> bool:
+    """The user's message asks a question (some line reads as one), or is a bare search query with
+    no sentence in it ("big little lies season 2 how many episodes"). A message of sentences that
+    asks nothing ("Go through my unread mail and draft a reply…") is a task: what its tools return
+    is the agent's working data, not evidence retrieved for a question."""
+    if any(_reads_as_question(ln.strip()) for ln in query.split("\n") if ln.strip()):
+        return True
+    return _SENTENCE_END.search(query) is None
 
 
 def _reads_as_question(line: str) -> bool:
@@ -109,7 +134,7 @@ class DocumentSelection:
             inline, query = _inline_documents(messages[q_index], min_chars, query)
         if not query:
             return messages
-        pick = _Selector(query, ratio, self.doc_weight, self.type_weight)
+        pick = _Selector(query, ratio, self.doc_weight, self.type_weight, ctx.tools)
         out = edit_current(messages, ctx, self.roles, min_chars, pick.any_layout)
         if "tool" not in self.roles:
             out = edit_current(out, ctx, ("tool",), min_chars, pick.retrieved)
@@ -127,13 +152,23 @@ class _Selector:
     to select from turns up: most requests have none, and the check's regex alone costs ~8 µs on
     a 200-character question, more than the rest of the stage on a small prompt."""
 
-    def __init__(self, query: str, ratio: float, doc_weight: float, type_weight: float) -> None:
+    def __init__(
+        self,
+        query: str,
+        ratio: float,
+        doc_weight: float,
+        type_weight: float,
+        tools: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.query = query
         self.ratio = ratio
         self.doc_weight = doc_weight
         self.type_weight = type_weight
+        self.tools = tools
         self._terms: list[str] | None = None
         self._whole: bool | None = None
+        self._parameters: frozenset[str] | None = None
+        self._retrieval: bool | None = None
 
     @property
     def whole_context(self) -> bool:
@@ -161,9 +196,36 @@ class _Selector:
             type_weight=self.type_weight,
         )
 
+    @property
+    def retrieval_question(self) -> bool:
+        """The question a tool's passages may be selected for: a question (not a task), and not
+        one about every item. In a tool loop the last user message is the task the agent started
+        from, not what the last call searched for; only a question is what retrieval answers."""
+        if self._retrieval is None:
+            self._retrieval = (
+                not self.whole_context
+                and _asks_a_question(self.query)
+                and _EVERY_ITEM.search(self.query) is None
+            )
+        return self._retrieval
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """The parameter names of the tools offered in the request."""
+        if self._parameters is None:
+            self._parameters = frozenset(name for tool in self.tools for name in _parameter_names(tool))
+        return self._parameters
+
     def json_records(self, text: str) -> str | None:
         records = None if self.whole_context else find_records(text)
-        return None if records is None else select_records(text, records, self.terms, self.ratio)
+        if records is None:
+            return None
+        # Records whose ids a tool takes ("get_email(id)", "create_draft(thread_id)") are what the
+        # agent works on next: each one may be needed, whatever the question's words.
+        names = handles(records)
+        if names and any(takes_handle(p, names) for p in self.parameters):
+            return None
+        return select_records(text, records, self.terms, self.ratio)
 
     def any_layout(self, text: str) -> str | None:
         """A system/developer/user text: key-value JSON, JSON records or documents in any layout."""
@@ -175,11 +237,34 @@ class _Selector:
         return kept
 
     def retrieved(self, text: str) -> str | None:
-        """A tool result: only what a retrieval tool returns (JSON records, marked passages)."""
+        """A tool result: only what a retrieval tool returns (JSON records, marked passages), and
+        only for a question about part of it (see :attr:`retrieval_question`)."""
+        if not self.retrieval_question:
+            return None
         kept = self.json_records(text)
         if kept is None and (segs := split_documents(text, marked_only=True)):
             kept = self.sentences(text, segs)
         return kept
+
+
+def _parameter_names(tool: Mapping[str, Any]) -> list[str]:
+    """Every property name in a tool's parameter schema (OpenAI ``{"type": "function",
+    "function": {"parameters": …}}`` or a bare function), nested objects included."""
+    function = tool.get("function", tool)
+    schema = function.get("parameters") if isinstance(function, Mapping) else None
+    names: list[str] = []
+    stack: list[Any] = [schema]
+    while stack and len(names) < 1000:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            props = node.get("properties")
+            if isinstance(props, Mapping):
+                names.extend(k for k in props if isinstance(k, str))
+                stack.extend(props.values())
+            items = node.get("items")
+            if isinstance(items, Mapping):
+                stack.append(items)
+    return names
 
 
 def _inline_documents(message: Message, min_chars: int, query: str) -> tuple[dict[str, list[Segment]], str]:

@@ -7,7 +7,10 @@ BM25 of their string values against the question, within a share of the records'
 
 What counts: the message is one JSON document whose records list (the top-level array, or the only
 array-of-objects member of the top-level object) holds at least :data:`MIN_RECORDS` objects, most
-of them with a passage of prose under a content-like key (``content``, ``text``, ``snippet``…).
+of them with a passage of prose under a content-like key (``content``, ``text``, ``snippet``…) and
+a field that says where it comes from (``title``, ``url``, ``source``…). E-mails (``snippet``,
+``from``, ``threadId``) and chat messages (``text``, ``ts``) have no such field: they are an agent's
+working data, every record of which it may act on, never evidence to select from.
 The ``{"columns", "rows"}`` table the aggressive ``json_table`` stage makes of such a list counts
 too (its rows are the records), since that stage runs first.
 A list of issues, files or rows without such a field is not retrieval output and is left alone.
@@ -44,6 +47,12 @@ _CONTENT_KEYS = frozenset(
 )
 """Where retrieval APIs put the passage. Not ``body`` or ``description``: lists of issues, e-mails,
 tickets or products carry those, and an agent acting on such a list needs all of it."""
+_ORIGIN_KEYS = frozenset({"title", "url", "link", "source", "uri", "href", "doc_title", "document_title"})
+"""Where a retrieved passage says it comes from (search APIs: ``title`` + ``url``/``link``; LangChain
+documents: ``metadata.source``). Not ``subject``, ``from`` or ``permalink``: e-mails and chat
+messages carry those, and they are not retrieved passages."""
+_HANDLE_NAMES = frozenset({"number", "ref", "handle", "sha"})
+"""Id-like keys beyond the ``…id``/``…ts``/``…key`` names: issue numbers, refs, commit shas."""
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -79,9 +88,36 @@ def find_records(text: str) -> Records | None:
     if not all(isinstance(v, dict) for v in items):
         return None
     values = tuple(items)
-    if 2 * sum(_has_passage(v) for v in values) <= len(values):
+    if 2 * sum(_is_passage(v) for v in values) <= len(values):
         return None
     return Records(tuple(spans), values)
+
+
+def handles(records: Records) -> frozenset[str]:
+    """The id-like keys of the records (``id``, ``threadId``, ``ts``…), normalised (lower case,
+    letters and digits only): what an agent's next tool calls pass back to act on a record."""
+    found: set[str] = set()
+    for record in records.values:
+        for key, value in record.items():
+            name = _normal(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and _id_like(name):
+                found.add(name)
+    return frozenset(found)
+
+
+def takes_handle(parameter: str, handle_names: frozenset[str]) -> bool:
+    """A tool parameter named for one of the records' handles: ``thread_id`` takes an ``id`` or a
+    ``threadId``, ``thread_ts`` a Slack ``ts``."""
+    name = _normal(parameter)
+    return any(name == h or (name.endswith(h) and _id_like(name)) for h in handle_names)
+
+
+def _normal(key: str) -> str:
+    return "".join(c for c in key.lower() if c.isalnum())
+
+
+def _id_like(name: str) -> bool:
+    return name.endswith(("id", "ids", "uuid", "ts", "key")) or name in _HANDLE_NAMES
 
 
 def select_records(text: str, records: Records, query: list[str], keep_ratio: float) -> str | None:
@@ -145,10 +181,26 @@ def _objects(value: Any) -> bool:
     return isinstance(value, list) and len(value) >= MIN_RECORDS and all(isinstance(v, dict) for v in value)
 
 
+def _is_passage(record: dict[str, Any]) -> bool:
+    """A retrieved passage: prose under a content key, and where it comes from (a title or a url,
+    at the top or in its ``metadata``). An e-mail's ``snippet`` or a chat message's ``text`` has no
+    such field: a list of those is an agent's working data, every record of which may be acted on."""
+    return _has_passage(record) and _has_origin(record)
+
+
 def _has_passage(record: dict[str, Any]) -> bool:
     return any(
         k.lower() in _CONTENT_KEYS and isinstance(v, str) and len(v) >= _MIN_PASSAGE and " " in v
         for k, v in record.items()
+    )
+
+
+def _has_origin(record: dict[str, Any]) -> bool:
+    if any(k.lower() in _ORIGIN_KEYS and isinstance(v, str) and v.strip() for k, v in record.items()):
+        return True
+    meta = next((v for k, v in record.items() if k.lower() in ("metadata", "meta")), None)
+    return isinstance(meta, dict) and any(
+        k.lower() in _ORIGIN_KEYS and isinstance(v, str) and v.strip() for k, v in meta.items()
     )
 
 
