@@ -85,3 +85,12 @@ def test_a_port_flag_out_of_range_is_one_line_too(tmp_path: Path) -> None:
         done = _serve(tmp_path, "--port", port)
         assert done.returncode == 1, done.stderr
         assert done.stderr == f"error: --port must be an integer from 1 to 65535, got {port}\n", done.stderr
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
+    """It used to be a traceback from the app's startup, then "Application startup failed"."""
+    done = _serve(tmp_path, OPENCOMPRESS_DATABASE_URL="postgresql://occ:hunter2secret@127.0.0.1:1/occ")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: the database cannot be used: "), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "hunter2secret" not in done.stderr + done.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from types import FrameType
 
@@ -9,7 +10,21 @@ import typer
 import uvicorn
 
 from opencompress.config import Settings, config_table
+from opencompress.errors import StorageError
 from opencompress.observability.logs import configure_logging
+
+
+async def _reach_database(url: str) -> None:
+    """Connect and apply pending migrations before the server starts, so an unreachable database,
+    a refused password or a failing migration is one line, not a traceback. The app's own startup
+    then finds the schema up to date (migrations are idempotent and safe to race)."""
+    from opencompress.storage import open_storage
+
+    storage = open_storage(url)
+    try:
+        await storage.migrate()
+    finally:
+        await storage.close()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
@@ -50,6 +65,12 @@ def register(app: typer.Typer) -> None:
             ByokCipher.from_settings(settings)  # a malformed OPENCOMPRESS_SECRET_KEY
         except (ValueError, ByokConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        try:
+            asyncio.run(_reach_database(settings.database_url))
+        except StorageError as exc:
+            # a wrong password or host used to be a traceback from the lifespan, then "startup failed"
+            typer.echo(f"error: the database cannot be used: {exc}", err=True)
             raise typer.Exit(code=1) from None
         configure_logging(settings.log_level, settings.log_format)
         # uvicorn handles SIGTERM itself (stop accepting, let in-flight streams finish for up to
