@@ -228,14 +228,18 @@ def _numbered(text: str) -> list[Segment]:
     # lists: one short line each, whose ids and prices an agent needs every one of.
     bare = {m.start() for m in marks if m.group("bare")}
     at_bare = [s for s in segs if s.start in bare]
-    return segs if not at_bare or _mostly_passages(text, at_bare) else []
+    return segs if not at_bare or _mostly_passages(text, at_bare, head=_MIN_PASSAGE) else []
 
 
-def _mostly_passages(text: str, segs: list[Segment]) -> bool:
-    """More than half of the documents' bodies are passages; stops as soon as that is decided."""
+def _mostly_passages(text: str, segs: list[Segment], head: int | None = None) -> bool:
+    """More than half of the documents' bodies are passages; stops as soon as that is decided.
+    ``head``: judge the prose of each body by its first ``head`` characters only (its length
+    still counts whole): enough to tell a passage from a one-line element, at a quarter of the
+    cost on NQ's 600-character passages (0.25 -> 0.08 ms for 20 bare-numbered sources)."""
     passages = others = 0
     for s in segs:
-        if _is_passage(text[s.body_start : s.body_end]):
+        end = s.body_end if head is None else min(s.body_end, s.body_start + head)
+        if s.body_end - s.body_start >= _MIN_PASSAGE and _is_prose(text[s.body_start : end]):
             passages += 1
             if 2 * passages > len(segs):
                 return True
