@@ -270,11 +270,25 @@ class Settings:
                 hint = f" (did you mean {close}?)" if close else ""
                 raise ValueError(f"{path}: {key!r} is not a setting{hint}")
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw: Any = env.get(ENV_PREFIX + f.name.upper(), file_values.get(f.name))
-            if raw is not None:
-                values[f.name] = _coerce(f.name, raw, f.default)
-        return cls(**values)
+        from_file: list[str] = []
+        try:
+            for f in dataclasses.fields(cls):
+                raw: Any = env.get(ENV_PREFIX + f.name.upper())
+                if raw is None and f.name in file_values:
+                    raw = file_values[f.name]
+                    from_file.append(f.name)
+                if raw is not None:
+                    values[f.name] = _coerce(f.name, raw, f.default)
+            return cls(**values)
+        except ValueError as exc:
+            # A bad value from the file is named as the file's key: the operator would otherwise
+            # look for an OPENCOMPRESS_PORT that is set nowhere.
+            message = str(exc)
+            for name in from_file:
+                variable = f"{ENV_PREFIX}{name.upper()} "
+                if message.startswith(variable):
+                    raise ValueError(f"{path}: {name} {message[len(variable) :]}") from None
+            raise
 
     @classmethod
     def warnings(cls, env: Mapping[str, str] | None = None) -> list[str]:

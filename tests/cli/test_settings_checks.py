@@ -107,3 +107,19 @@ def test_warnings_name_a_missing_settings_file_and_misspelt_variables(tmp_path: 
     ]
     (tmp_path / "nope.toml").write_text("")
     assert Settings.warnings({"OPENCOMPRESS_CONFIG": str(tmp_path / "nope.toml")}) == []
+
+
+def test_a_bad_value_from_the_settings_file_is_named_as_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "opencompress.toml"
+    config.write_text('port = "abc"\n')
+    with pytest.raises(ValueError) as refused:
+        Settings.load(env={}, config_file=str(config))
+    assert str(refused.value) == f"{config}: port must be a whole number, got 'abc'"
+    config.write_text("default_rpm = 0\n")
+    with pytest.raises(
+        ValueError, match=r"opencompress\.toml: default_rpm must be an integer of at least 1"
+    ):
+        Settings.load(env={}, config_file=str(config))
+    # the same value from the environment is still named as the variable
+    with pytest.raises(ValueError, match="^OPENCOMPRESS_DEFAULT_RPM must be"):
+        Settings.load(env={"OPENCOMPRESS_DEFAULT_RPM": "0"}, config_file=str(tmp_path / "absent.toml"))
