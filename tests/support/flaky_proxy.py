@@ -9,11 +9,11 @@ import threading
 from types import TracebackType
 
 
-class FlakyProxy:
-    def __init__(self, target_port: int, *, drop_first: int = 1) -> None:
+class _LoopProxy:
+    """A loopback TCP server on its own event loop thread; subclasses implement ``_handle``."""
+
+    def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.drop_first = drop_first
-        self.connections = 0
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -26,6 +26,24 @@ class FlakyProxy:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+class FlakyProxy(_LoopProxy):
+    def __init__(self, target_port: int, *, drop_first: int = 1) -> None:
+        super().__init__(target_port)
+        self.drop_first = drop_first
+        self.connections = 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -47,18 +65,16 @@ class FlakyProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
     def __enter__(self) -> FlakyProxy:
-        self._thread.start()
-        self._ready.wait(10)
+        self._start()
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._stop()
 
 
-class CuttableProxy:
+class CuttableProxy(_LoopProxy):
     """A loopback TCP proxy whose path can be cut and healed: a network partition.
 
     ``cut()`` aborts every open connection and every new one until ``heal()``. Unlike stopping
@@ -66,21 +82,9 @@ class CuttableProxy:
     commands sent while cut are lost, and the server keeps its state."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
+        super().__init__(target_port)
         self._cut = False
         self._open: set[asyncio.StreamWriter] = set()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._cut:
@@ -119,13 +123,11 @@ class CuttableProxy:
         self._loop.call_soon_threadsafe(self._set, False)
 
     def __enter__(self) -> CuttableProxy:
-        self._thread.start()
-        self._ready.wait(10)
+        self._start()
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.cut()  # let the pipes end before the loop stops
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._stop()
