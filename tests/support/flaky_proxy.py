@@ -1,6 +1,7 @@
-"""A loopback TCP proxy that slams the first N connections shut before any byte, then forwards.
+"""Loopback TCP proxies that stand in for a bad network path.
 
-Stands in for a flaky network path to the upstream, to prove the one retry on connection failure."""
+:class:`FlakyProxy` slams the first N connections shut before any byte, then forwards (the one
+retry on connection failure); :class:`CuttableProxy` can be cut and healed (a partition)."""
 
 from __future__ import annotations
 
