@@ -41,6 +41,22 @@ part to select: cutting documents, sentences or demonstrations would change the 
 # where it sits, not what it is about: a question's "2" or "first" must not match the second
 # document's number. The title after the marker is content and stays.
 _ENUMERATOR = re.compile(r"^\s*(?:<[^>\n]*>|(?:[A-Za-z]+\s*)?(?:\[\d{1,4}\]|#?\d{1,4})(?![\w.,])\s*:?)", re.I)
+_OPEN_TAG = re.compile(r"^\s*<[\w:-]+([^>\n]*)>")
+_ATTRIBUTE_VALUE = re.compile(r"""=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_ID_LIKE = re.compile(r"^\S*\d\S*$")
+
+
+def header_text(header: str) -> str:
+    """A document header as ranked: without its enumerator, but a tag's attribute values are kept
+    (``<doc id="3" title="Saturn V">``: the title is what the question often names; dropping the
+    whole tag cost every document its title). Id-like values (no space, a digit) go with the
+    enumerator: they say where a document sits, not what it is about."""
+    tag = _OPEN_TAG.match(header)
+    if tag is None:
+        return _ENUMERATOR.sub("", header, count=1)
+    values = (next(g for g in m.groups() if g is not None) for m in _ATTRIBUTE_VALUE.finditer(tag.group(1)))
+    kept = " ".join(v for v in values if not _ID_LIKE.match(v))
+    return f"{kept} {header[tag.end() :]}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +138,7 @@ def select_sentences(
     units = _units(text, segs)
     if not units:
         return None
-    header_terms = [index_terms(_ENUMERATOR.sub("", text[s.start : s.body_start], count=1)) for s in segs]
+    header_terms = [index_terms(header_text(text[s.start : s.body_start])) for s in segs]
     unit_terms = [header_terms[u.doc] + index_terms(text[u.start : u.end]) for u in units]
     doc_terms: list[list[str]] = [list(h) for h in header_terms]
     for u, t in zip(units, unit_terms, strict=True):
