@@ -72,3 +72,16 @@ def test_a_dated_sentence_outranks_a_wordier_undated_one() -> None:
     assert "1939" not in kept(0.0)  # on words alone, the shorter undated sentence wins
     assert "declared war on Germany on 3 September 1939" in kept(1.0)
     assert "watched the war" not in kept(1.0)
+
+
+def test_a_date_question_is_recognised_wherever_it_asks() -> None:
+    """Rephrased "when" questions used to lose the date boost (audit with rephrased NQ questions)."""
+    for question in (
+        "in which year did the berlin wall fall",
+        "Do you know when the berlin wall fell?",
+        "Please tell me when the berlin wall fell.",
+        "The story is set in what decade?",
+    ):
+        assert answer_type_check(question) is not None, question
+    for question in ("What happens when you heat ice?", "Which dish should I cook when guests come?"):
+        assert answer_type_check(question) is None, question

@@ -31,9 +31,15 @@ _NUMBER_WORD = re.compile(
 # ``[^\S\n]*`` rather than ``\s*`` after the line start: a blank run holding line breaks is matched
 # from its last break, which is the same set of matches, and no break starts a rescan of all the
 # breaks after it (``\s*`` was quadratic: 20k newlines took 5.5 s).
+# "When" asks for a date at the start of a line or after a verb that introduces an indirect
+# question ("do you know when", "please tell me when"); elsewhere it is usually a conjunction
+# ("what happens when you heat ice"). "What/which year" asks for one wherever it stands ("in which
+# year did …", "the story is set in what decade").
+_NOT_A_DATE = r"(?!\s+(?:should|can|could|must|would|to|do (?:you|i|we))\b)"
 _ASKS_DATE = re.compile(
-    r"(?:^|[:\n])[^\S\n]*(?:when\b(?!\s+(?:should|can|could|must|would|to|do (?:you|i|we))\b)"
-    r"|what (?:year|date|day|month|century|decade)\b|in what year\b|which year\b)",
+    rf"(?:^|[:\n])[^\S\n]*when\b{_NOT_A_DATE}"
+    rf"|\b(?:know|tell me|tell us|remember|find out|wonder|ask(?:ed)?|say|explain)\s+when\b{_NOT_A_DATE}"
+    r"|\b(?:what|which) (?:year|date|day|month|century|decade)\b",
     re.I,
 )
 _ASKS_NUMBER = re.compile(
