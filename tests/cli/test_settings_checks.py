@@ -116,9 +116,7 @@ def test_a_bad_value_from_the_settings_file_is_named_as_its_key(tmp_path: Path) 
         Settings.load(env={}, config_file=str(config))
     assert str(refused.value) == f"{config}: port must be a whole number, got 'abc'"
     config.write_text("default_rpm = 0\n")
-    with pytest.raises(
-        ValueError, match=r"opencompress\.toml: default_rpm must be an integer of at least 1"
-    ):
+    with pytest.raises(ValueError, match=r"opencompress\.toml: default_rpm must be an integer of at least 1"):
         Settings.load(env={}, config_file=str(config))
     # the same value from the environment is still named as the variable
     with pytest.raises(ValueError, match="^OPENCOMPRESS_DEFAULT_RPM must be"):
