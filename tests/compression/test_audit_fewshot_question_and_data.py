@@ -165,3 +165,20 @@ def test_chat_examples_separated_by_blank_lines_are_still_few_shot() -> None:
     out = _compress([{"role": "user", "content": text}])[0]["content"]
     assert out.endswith(real)
     assert out.count("User: Translate") < 13
+
+
+def test_words_about_using_the_examples_do_not_keep_them_all() -> None:
+    """A new instance of the task under its examples is few-shot whatever the instruction says
+    about them; only a task over the examples themselves keeps them all."""
+    question = "Q: A farmer has 17 cows and sells 4. How many cows are left?"
+    for instruction, budgeted in (
+        ("For each question below, reason step by step; the final line of each gives the answer.", True),
+        ("All of the following examples are solved. Which method fits best?", True),
+        ("Count how many of the problems below use multiplication.", False),
+        ("Summarize the problems below.", False),
+    ):
+        system = instruction + "\n\n" + _math_demos()
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+        out = _compress(messages)
+        assert (out[0]["content"].count("Q: ") < 18) is budgeted, instruction
+        assert out[1] == messages[1]

@@ -47,6 +47,10 @@ _AGGREGATE = re.compile(
     r"tally|percentage|proportion|majority|most|least)\b",
     re.I,
 )
+# The part of _AGGREGATE that is a task over the blocks rather than a way of speaking about them.
+_COUNTS_BLOCKS = re.compile(
+    r"\b(?:how many|how much|count\w*|number of|list\w*|tally|percentage|proportion|average\w*)\b", re.I
+)
 _QUESTION_MARK = re.compile(r"\?[\s\"'*)\]]*$", re.M)
 # In the question's own message, the words around the blocks are the user's: a question word there
 # ("Tell me which customer was angriest:") asks about the blocks. Not checked in system prompts,
@@ -79,14 +83,25 @@ def candidates(text: str, blocks: Blocks, *, holds_question: bool, query: str) -
     ``holds_question``: ``text`` is the question's own message, whose last block is the real
     question. Otherwise ``query`` (the question's message) must have the blocks' shape."""
     around = text[: blocks.start] + "\n" + text[blocks.end :]
+    if (
+        not holds_question
+        and carries_label(query, blocks.label)
+        and not (_COUNTS_BLOCKS.search(around) or WHOLE_CONTEXT_TASK.search(around))
+        and not one_conversation(text, blocks)
+    ):
+        # The question is a new instance of the blocks' task ("Question: …" under "Question:"
+        # examples): they are its demonstrations, whatever the instruction says about using them
+        # ("For each question below…", "All of the following examples…", a "?"). Only a task over
+        # the blocks themselves ("Count how many of the problems below…") keeps them all.
+        return list(blocks.demos)
     if asks_about_blocks(around) or (holds_question and _QUESTION_WORD.search(around)):
         return []
     if one_conversation(text, blocks):
         return []
     if holds_question:
         return list(blocks.demos[:-1] if blocks.last_answered else blocks.demos)
-    if blocks.last_answered and not carries_label(query, blocks.label):
-        return []
+    if blocks.last_answered:
+        return []  # answered rows, and a question not of their shape: a question about them
     return list(blocks.demos)
 
 
