@@ -19,7 +19,9 @@ few-shot; otherwise every block stays (see :func:`candidates`):
   transcript, and needs every row;
 * text around the blocks that asks about them (a question, a whole-context task such as
   "summarize", or an aggregate such as "how many", "count", "all", "every", "total") keeps them
-  all;
+  all, except under a question that is a new instance of them (it carries their label): then
+  only a task over the blocks ("count", "list", "summarize") does, and "For each question
+  below…" is about how to use the examples;
 * "User:"/"Human:" blocks on consecutive lines are one pasted conversation, not examples: its
   last "User:" line asks about the earlier turns ("How many orders have I asked about?"), so
   every turn stays. Chat examples are told apart by the blank line between them.
