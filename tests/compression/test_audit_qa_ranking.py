@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from opencompress.compression import Policy, compress
+from opencompress.compression.stages.documents import _Selector
+from opencompress.compression.text.bm25 import query_terms
 
 TOPICS = (
     "bridge",
@@ -66,3 +68,18 @@ def test_a_title_in_a_tag_attribute_is_ranked() -> None:
         out = _compress(messages, level)
         assert len(out) < len(messages[0]["content"]) // 2, level  # still selected
         assert "Wernher von Braun" in out, level
+
+
+def test_a_template_around_the_question_does_not_rank_the_documents() -> None:
+    """Only the question lines of the user's message rank the documents: a template's words
+    ("search results", "factual", "provide") used to become query terms (held-out-like NQ
+    templates: aggressive retention 0.907-0.937 -> 0.957, as without a template)."""
+    question = "Question: who designed the saturn v rocket?"
+    template = (
+        "Using only the search results above, provide a concise factual answer with proper names "
+        "and numbers, and cite your sources.\n" + question + "\nThen summarize the documents."
+    )
+    picked = _Selector(template, 0.45, 1.0, 1.0)
+    assert picked.terms == query_terms(question)
+    assert picked.whole_context  # the instruction lines still count for the whole-context check
+    assert _Selector(question + " " + template.split("\n")[0], 0.45, 1.0, 1.0).terms != query_terms(question)

@@ -166,6 +166,7 @@ class _Selector:
         self.type_weight = type_weight
         self.tools = tools
         self._terms: list[str] | None = None
+        self._asked: str | None = None
         self._whole: bool | None = None
         self._parameters: frozenset[str] | None = None
         self._retrieval: bool | None = None
@@ -178,9 +179,21 @@ class _Selector:
         return self._whole
 
     @property
+    def asked(self) -> str:
+        """What the documents are ranked against: the lines of the user's message that read as a
+        question, or the whole message when none does. A template around the question ("Using only
+        the search results, provide a factual answer…") otherwise lent its words to the ranking
+        (``prov``, ``fact``, ``resu`` match unrelated passages). The whole-context and tool-loop
+        checks still read the whole message: "Summarize…" is an instruction line."""
+        if self._asked is None:
+            lines = [ln.strip() for ln in self.query.split("\n") if _reads_as_question(ln.strip())]
+            self._asked = "\n".join(lines) if lines else self.query
+        return self._asked
+
+    @property
     def terms(self) -> list[str]:
         if self._terms is None:
-            self._terms = query_terms(self.query)
+            self._terms = query_terms(self.asked)
         return self._terms
 
     def sentences(self, text: str, segs: list[Segment]) -> str | None:
@@ -192,7 +205,7 @@ class _Selector:
             self.terms,
             self.ratio,
             doc_weight=self.doc_weight,
-            question=self.query,
+            question=self.asked,
             type_weight=self.type_weight,
         )
 
