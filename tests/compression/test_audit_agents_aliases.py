@@ -30,11 +30,16 @@ def _tool(i: int, content: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": f"c{i}", "content": content}
 
 
-# `find` lists a directory whose files all carry digits (shown whole the first time, so the
-# directory's alias goes unused) next to one whose files do not; `git log` then needs a new alias.
+# `find` lists a directory whose files all carry digits (shown once, so the directory's alias goes
+# unused) next to one whose files come again; `git log` then needs a new alias.
 FIND = "\n".join(
     [f"./src/payments/webhooks/{n}_handler.py" for n in ("stripe", "adyen", "signature")]
     + [f"./src/payments/migrations/000{k}_refunds.py" for k in (7, 8, 9)]
+    # each webhook path again (every path is shown whole the first time), so its directory is aliased
+    + [
+        f"  {40 + k} ./src/payments/webhooks/{n}_handler.py"
+        for k, n in enumerate(("stripe", "adyen", "signature"))
+    ]
 )
 GIT_LOG = "\n".join(f" src/payments/audit.py | {n} ++--" for n in (6, 10, 14))
 
@@ -185,7 +190,10 @@ def test_paths_on_numbered_view_lines_stay_verbatim(form: str) -> None:
 
 def test_the_same_path_outside_the_view_is_still_aliased() -> None:
     view = "\n".join(f"{n:6}\t{line}" for n, line in enumerate(SCRIPT, 1))
-    notes = "\n".join(f"(Open file: {ROOT}/config/{name}.yaml)" for name in ("app", "logging", "extra"))
+    notes = "\n".join(
+        f"(Edited file: {ROOT}/config/{name}.yaml)\n(Open file: {ROOT}/config/{name}.yaml)"
+        for name in ("app", "logging", "extra")
+    )  # each path shown whole once (its first sighting), then aliased
     out = Aliases().step(Aliases.new_state(), f"{view}\n{notes}")
     assert out.startswith(f"{SIGIL}AA = ")
     assert view in out and out.count(f"(Open file: {SIGIL}AA/") == 3
@@ -199,3 +207,18 @@ def test_a_numbered_prose_line_viewed_again_and_again_is_never_line_aliased(form
     stage = Aliases()
     state = stage.new_state()
     assert [stage.step(state, text) for _ in range(3)] == [text] * 3
+
+
+def test_every_listed_path_is_shown_whole_at_least_once() -> None:
+    """A `find_file` listing of files in one long directory became `§AA/x.py` lines throughout, so
+    the path the agent's next command opens was nowhere in the prompt as written (the rule used to
+    cover only paths with a digit)."""
+    base = "/testbed/src/markdown_it/rules_block"
+    names = ("table.py", "fence.py", "heading.py", "lheading.py", "paragraph.py", "reference.py")
+    listing = "\n".join(f"{base}/{n}" for n in names)
+    msgs: list[dict[str, Any]] = [{"role": "user", "content": "Tables lose their last row."}]
+    for k in range(3):  # the listing comes back, as agents re-run the same search
+        msgs += [_call(k, "find_file '*.py' src"), _tool(k, f"Found {len(names)} matches:\n{listing}\n")]
+    result = compress(msgs, policy=Policy(level="balanced"))
+    text = "\n".join(str(m.get("content")) for m in result.messages)
+    assert all(f"{base}/{n}" in text for n in names)

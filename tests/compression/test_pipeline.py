@@ -15,7 +15,9 @@ from opencompress.compression import pipeline as pl
 from opencompress.compression.stages.dedup import whole_marker
 
 ROOT = "/home/runner/work/projects/opencompress_demo/src/package"
-OUTPUT = "\n".join(f"{ROOT}/mod_{c}.py: warning: something long happened here" for c in "abcdefghijkl")
+OUTPUT = "\n".join(
+    f"{ROOT}/mod_{c}.py: warning: something long happened here ({n})" for c in "abcdef" for n in ("a", "b")
+)
 TOOLS = [
     {"type": "function", "function": {"name": "run", "parameters": {"type": "object", "properties": {}}}}
 ]
@@ -110,7 +112,7 @@ def test_failing_history_and_turn_stages_are_skipped(monkeypatch: pytest.MonkeyP
     result = compress(msgs, policy=Policy(level="balanced"))
     pl.clear_caches()
     assert {"dedup", "dedup_blocks", "documents"} <= set(result.stages_failed)
-    assert result.aliases == {"§AA": ROOT}
+    assert result.aliases.get("§AA") == ROOT  # aliasing still ran (the unfolded repeat adds paths)
 
 
 WEIRD: list[Any] = [
