@@ -85,10 +85,10 @@ def test_edges_of_the_ranges_are_accepted(tmp_path: Path) -> None:
 def test_toml_values_are_checked_too(tmp_path: Path) -> None:
     config = tmp_path / "opencompress.toml"
     for text, variable in [
-        ("fee_percent = 150\n", "OPENCOMPRESS_FEE_PERCENT"),
-        ("fee_percent = 20.5\n", "OPENCOMPRESS_FEE_PERCENT"),  # not silently 20
-        ("fee_percent = true\n", "OPENCOMPRESS_FEE_PERCENT"),  # not silently 1
-        ("default_input_price = -1\n", "OPENCOMPRESS_DEFAULT_INPUT_PRICE"),
+        ("fee_percent = 150\n", "opencompress.toml: fee_percent must"),  # named as the file's key
+        ("fee_percent = 20.5\n", "opencompress.toml: fee_percent must"),  # not silently 20
+        ("fee_percent = true\n", "opencompress.toml: fee_percent must"),  # not silently 1
+        ("default_input_price = -1\n", "opencompress.toml: default_input_price must"),
     ]:
         config.write_text(text)
         with pytest.raises(ValueError, match=variable):

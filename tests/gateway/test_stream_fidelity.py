@@ -419,7 +419,10 @@ def test_a_usage_object_without_openai_keys_is_not_adopted(gateway: Gateway, see
 
 def alias_messages() -> list[dict[str, Any]]:
     """A conversation the balanced level compresses with one alias, ``§AA`` for :data:`ROOT`."""
-    output = "\n".join(f"{ROOT}/mod_{c}.py: warning: something long happened here" for c in "abcdefghijkl")
+    # each path twice: the first sighting of a path is always shown whole, the second is aliased
+    output = "\n".join(
+        f"{ROOT}/mod_{c}.py: warning: something long happened here ({n})" for c in "abcdef" for n in "ab"
+    )
     call = {"id": "call_1", "type": "function", "function": {"name": "run", "arguments": "{}"}}
     return [
         {"role": "user", "content": "Fix the tests please."},
