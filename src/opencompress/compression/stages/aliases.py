@@ -69,7 +69,6 @@ LEGEND_OVERHEAD = 5
 # retried from every position inside it, which is quadratic (64 KB of "x" took ~9 s).
 _ATOM = re.compile(r"(?<![^\s\"'`()\[\]{}<>,;|=])[^\s\"'`()\[\]{}<>,;|=]*/[^\s\"'`()\[\]{}<>,;|=]*")
 _ATOM_REST = re.compile(r"[^\s\"'`()\[\]{}<>,;|=]*")
-_DIGIT = re.compile(r"\d")
 _QUOTES = "\"'`"
 _TRAIL = ".:!?"
 _WORD = re.compile(r"[A-Za-z]{2,}")

@@ -44,15 +44,10 @@ CHARS_PER_TOKEN = 4
 
 # Words that make a text around the blocks a question about all of them (counting, listing,
 # totals). Checked only outside the question block: inside it they belong to the new instance.
-_AGGREGATE = re.compile(
-    r"\b(?:how many|how much|count\w*|number of|all|every|each|list\w*|total\w*|average\w*|sum|"
-    r"tally|percentage|proportion|majority|most|least)\b",
-    re.I,
-)
-# The part of _AGGREGATE that is a task over the blocks rather than a way of speaking about them.
-_COUNTS_BLOCKS = re.compile(
-    r"\b(?:how many|how much|count\w*|number of|list\w*|tally|percentage|proportion|average\w*)\b", re.I
-)
+# The aggregate words that are a task over the blocks, rather than a way of speaking about them.
+_COUNTING = r"how many|how much|count\w*|number of|list\w*|tally|percentage|proportion|average\w*"
+_COUNTS_BLOCKS = re.compile(rf"\b(?:{_COUNTING})\b", re.I)
+_AGGREGATE = re.compile(rf"\b(?:{_COUNTING}|all|every|each|total\w*|sum|majority|most|least)\b", re.I)
 _QUESTION_MARK = re.compile(r"\?[\s\"'*)\]]*$", re.M)
 # In the question's own message, the words around the blocks are the user's: a question word there
 # ("Tell me which customer was angriest:") asks about the blocks. Not checked in system prompts,
